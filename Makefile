@@ -1,0 +1,41 @@
+# Two commands on a fresh clone:
+#   make train ARGS="--data.mirror ../shared/data/mnist"   # set up, train the default model, test it
+#   make test                                               # set up, lint, type-check, run the tests
+# Both create the virtual environment .venv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+# The PyTorch build to install; this pins what the project is tested with. Override for another
+# platform, e.g. make TORCH="torch torchvision" train
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+CONFIG ?= configs/default.yaml
+ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install train test lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/python -m mnist_lit fit --config $(CONFIG) $(ARGS)
+	$(BIN)/python -m mnist_lit test --config $(CONFIG) $(ARGS) --ckpt_path best
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,65 @@
+"""Find and check checkpoints: ``--ckpt_path best|last|PATH`` in a new process."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+
+from mnist_lit.errors import CheckpointError
+
+BEST_PREFIX = "best-"
+"""File-name prefix of the best checkpoint by ``val/acc`` (see the CLI's checkpoint defaults)."""
+
+LAST_NAME = "last.ckpt"
+
+
+def resolve_checkpoint(spec: str, log_root: str | Path) -> Path:
+    """Turn ``best``, ``last`` or a path into an existing checkpoint file.
+
+    ``best`` and ``last`` look in the newest run under ``log_root`` that has checkpoints (runs are
+    ``log_root/<version>/checkpoints/``). When that run had no validation, ``best`` falls back to
+    its ``last.ckpt``.
+
+    Args:
+        spec: ``"best"``, ``"last"`` or a path to a ``.ckpt`` file.
+        log_root: Folder holding the run folders, e.g. ``lightning_logs``.
+
+    Raises:
+        CheckpointError: Nothing matches; the message says where it looked.
+
+    """
+    if spec not in ("best", "last"):
+        path = Path(spec)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {spec} does not exist")
+        return path
+    runs = [d for d in Path(log_root).glob("*/checkpoints") if any(d.glob("*.ckpt"))]
+    if not runs:
+        raise CheckpointError(
+            f"--ckpt_path {spec}: no checkpoints under {log_root}/*/checkpoints/; "
+            "run fit first or pass the path of a .ckpt file"
+        )
+    newest = max(runs, key=lambda d: max(f.stat().st_mtime for f in d.glob("*.ckpt")))
+    if spec == "best":
+        best = sorted(newest.glob(f"{BEST_PREFIX}*.ckpt"), key=lambda f: f.stat().st_mtime)
+        if best:
+            return best[-1]
+    last = newest / LAST_NAME
+    if not last.is_file():
+        raise CheckpointError(f"--ckpt_path {spec}: {newest} has no {spec} checkpoint")
+    return last
+
+
+def check_checkpoint(path: str | Path) -> None:
+    """Raise ``CheckpointError`` unless ``path`` loads safely (weights only) as a Lightning checkpoint."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({str(err).splitlines()[0]})"
+        ) from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+        raise CheckpointError(f"{path} is not a Lightning checkpoint (it has no state_dict)")

@@ -1,0 +1,17 @@
+"""Exceptions for problems a user can fix; the CLI prints them as one line instead of a traceback."""
+
+
+class MnistLitError(Exception):
+    """Base class of the errors the CLI reports as ``mnist_lit: error: <message>``."""
+
+
+class ConfigError(MnistLitError, ValueError):
+    """A configuration value is out of range or inconsistent with another one."""
+
+
+class DataError(MnistLitError):
+    """MNIST files are missing, truncated, corrupt or cannot be fetched."""
+
+
+class CheckpointError(MnistLitError):
+    """A checkpoint path cannot be resolved or the file is not a usable checkpoint."""

@@ -1,0 +1,154 @@
+"""The LightningModule: cross-entropy and Adam around ``ConvNet``, with per-digit metrics.
+
+    python -m mnist_lit fit --config configs/default.yaml --data.mirror ../shared/data/mnist
+
+Logged keys: ``train/loss``, ``train/acc`` (per step), ``train/loss_epoch``, ``train/acc_epoch``,
+``val/loss``, ``val/acc``, ``val/acc_digit_<d>``,
+``test/loss``, ``test/acc``, ``test/acc_digit_<d>``. At the end of ``test`` a per-digit table and the
+confusion matrix are printed as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+from torchmetrics import Metric
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+)
+
+from mnist_lit.constants import NUM_CLASSES
+from mnist_lit.nets import ConvNet
+from mnist_lit.summary import format_confusion_matrix, format_digit_table
+
+Batch = tuple[Tensor, Tensor]
+STAGES = ("train", "val", "test")
+
+
+class MNISTClassifier(LightningModule):
+    """Classify digits with ``ConvNet``, trained with cross-entropy and Adam.
+
+    Every argument is saved in the checkpoint, so ``MNISTClassifier.load_from_checkpoint(path)``
+    rebuilds the model from the file alone.
+
+    Args:
+        channels: Output channels of the three conv layers.
+        hidden: Widths of the two hidden linear layers.
+        batch_norm: Add batch normalisation to every conv and hidden linear layer.
+        dropout: Dropout probability before each linear layer (0 = off).
+        fc_activation: ReLU between the linear layers (the reference network has none).
+        lr: Adam learning rate.
+        betas: Adam coefficients for the running averages of the gradient and its square.
+        weight_decay: Adam L2 penalty.
+
+    """
+
+    def __init__(
+        self,
+        channels: tuple[int, int, int] = (32, 64, 128),
+        hidden: tuple[int, int] = (128, 64),
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        fc_activation: bool = False,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if lr <= 0:
+            raise ValueError(f"lr must be positive, got {lr}")
+        self.save_hyperparameters()
+        self.lr = lr
+        self.betas = betas
+        self.weight_decay = weight_decay
+        self.net = ConvNet(channels, hidden, batch_norm, dropout, fc_activation, NUM_CLASSES)
+        # Overall accuracy per stage; per-digit accuracy and confusion matrix for val and test.
+        # Keys are "<stage>_<metric>" ("train" alone would clash with nn.Module.train).
+        metrics: dict[str, nn.Module] = {
+            f"{s}_acc": MulticlassAccuracy(NUM_CLASSES, average="micro") for s in STAGES
+        }
+        for s in ("val", "test"):
+            metrics[f"{s}_acc_digit"] = MulticlassAccuracy(NUM_CLASSES, average=None)
+            metrics[f"{s}_confmat"] = MulticlassConfusionMatrix(NUM_CLASSES)
+        self.metrics = nn.ModuleDict(metrics)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Map normalised images ``(B, 1, 28, 28)`` to logits ``(B, 10)``."""
+        logits: Tensor = self.net(x)
+        return logits
+
+    def _shared_step(self, batch: Batch, stage: str) -> Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        training = stage == "train"
+        accuracy = self._metric(f"{stage}_acc")
+        batch_acc = accuracy(logits, labels)  # accuracy of this batch; also accumulates the epoch's
+        if training:  # per step (the reference's loss curve) and the epoch's mean
+            self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+            self.log("train/acc", batch_acc, on_step=True, on_epoch=False, prog_bar=True)
+            self.log("train/loss_epoch", loss, on_step=False, on_epoch=True)
+            self.log("train/acc_epoch", accuracy, on_step=False, on_epoch=True)
+        else:
+            self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, sync_dist=True)
+            self.log(f"{stage}/acc", accuracy, on_epoch=True, prog_bar=True)
+        if not training:
+            self._metric(f"{stage}_acc_digit").update(logits, labels)
+            self._metric(f"{stage}_confmat").update(logits, labels)
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
+        """One optimisation step on a batch; returns the cross-entropy loss."""
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        """Accumulate validation loss and metrics."""
+        self._shared_step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        """Accumulate test loss and metrics."""
+        self._shared_step(batch, "test")
+
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Return class probabilities ``(B, 10)`` for a batch of images."""
+        probabilities: Tensor = self(batch[0]).softmax(dim=1)
+        return probabilities
+
+    def on_validation_epoch_end(self) -> None:
+        """Log per-digit validation accuracy."""
+        self._log_digits("val")
+
+    def on_test_epoch_end(self) -> None:
+        """Log per-digit test accuracy and print the per-digit table and the confusion matrix."""
+        per_digit, confmat = self._log_digits("test")
+        if not self.trainer.sanity_checking:
+            self.print(format_digit_table(per_digit, confmat.sum(dim=1)))
+            self.print(format_confusion_matrix(confmat))
+
+    def _metric(self, name: str) -> Metric:
+        metric = self.metrics[name]
+        assert isinstance(metric, Metric)
+        return metric
+
+    def _log_digits(self, stage: str) -> tuple[Tensor, Tensor]:
+        acc_digit, confmat_metric = (
+            self._metric(f"{stage}_acc_digit"),
+            self._metric(f"{stage}_confmat"),
+        )
+        per_digit = acc_digit.compute()  # (10,), synced across processes
+        confmat = confmat_metric.compute()  # (10, 10) counts, rows = true digit
+        acc_digit.reset()
+        confmat_metric.reset()
+        self.log_dict({f"{stage}/acc_digit_{d}": acc for d, acc in enumerate(per_digit)})
+        return per_digit, confmat
+
+    def configure_optimizers(self) -> Any:
+        """Adam over all parameters."""
+        return torch.optim.Adam(
+            self.parameters(), lr=self.lr, betas=self.betas, weight_decay=self.weight_decay
+        )

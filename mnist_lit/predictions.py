@@ -1,0 +1,104 @@
+"""Write ``predict`` results to a CSV file, batch by batch (memory stays flat)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import BasePredictionWriter
+from torch import Tensor
+
+from mnist_lit.constants import CLASS_NAMES
+
+FILE_NAME = "predictions.csv"
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Write one CSV row per image: index, label, predicted digit, confidence, ten probabilities.
+
+    The file appears only when prediction finishes; an interrupted run leaves no partial file.
+
+    Args:
+        path: Output file; ``None`` writes ``predictions.csv`` into the run's log folder.
+
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        super().__init__(write_interval="batch")
+        self.path = path
+        self.written: Path | None = None
+        self._file: IO[str] | None = None
+        self._writer: Any = None
+        self._count = 0
+
+    def _target(self, trainer: Trainer) -> Path:
+        if self.path is not None:
+            return Path(self.path)
+        return Path(trainer.log_dir or trainer.default_root_dir) / FILE_NAME
+
+    def _part(self, trainer: Trainer) -> Path:
+        target = self._target(trainer)
+        return target.with_name(f".{target.name}.part")
+
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Open a hidden ``.part`` file next to the target and write the header."""
+        part = self._part(trainer)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(part, "w", newline="")  # noqa: SIM115 (closed in on_predict_end)
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(
+            ["index", "label", "prediction", "confidence", *(f"p{c}" for c in CLASS_NAMES)]
+        )
+        self._count = 0
+
+    def write_on_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        prediction: Tensor,
+        batch_indices: Sequence[int] | None,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
+        """Append one row per image of the batch."""
+        probs = prediction.float().cpu()
+        confidence, predicted = probs.max(dim=1)
+        labels = batch[1].tolist() if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
+        start = self._count
+        indices = (
+            list(batch_indices) if batch_indices is not None else range(start, start + len(probs))
+        )
+        for row, index in enumerate(indices):
+            self._writer.writerow(
+                [
+                    index,
+                    "" if labels is None else labels[row],
+                    int(predicted[row]),
+                    f"{float(confidence[row]):.6f}",
+                    *(f"{p:.6f}" for p in probs[row].tolist()),
+                ]
+            )
+        self._count += len(probs)
+
+    def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Move the finished file into place and say where it is."""
+        assert self._file is not None
+        self._file.close()
+        self._file = None
+        self.written = self._target(trainer)
+        os.replace(self._part(trainer), self.written)
+        pl_module.print(f"Wrote {self._count:,} predictions to {self.written}")
+
+    def on_exception(
+        self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
+    ) -> None:
+        """Remove the partial file of an interrupted run."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._part(trainer).unlink(missing_ok=True)

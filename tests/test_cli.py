@@ -1,0 +1,212 @@
+"""The command line driven in-process, as a user runs it, on tiny synthetic data."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_lit.cli import main
+
+from .conftest import CONFIG, ROOT, TinyMNIST
+
+
+def cli_args(tiny: TinyMNIST, root: Path, *extra: str) -> list[str]:
+    return [
+        "--config", CONFIG,
+        "--data.mirror", str(tiny.mirror),
+        "--data.data_dir", str(root / "data"),
+        "--data.val_size", "100",
+        "--trainer.default_root_dir", str(root),
+        "--trainer.enable_progress_bar", "false",
+        "--trainer.enable_model_summary", "false",
+        *extra,
+    ]  # fmt: skip
+
+
+def run(subcommand: str, tiny: TinyMNIST, root: Path, *extra: str):  # type: ignore[no-untyped-def]
+    return main([subcommand, *cli_args(tiny, root, *extra)])
+
+
+def test_fit_test_predict(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "4")
+    run_dir = Path(fit.trainer.log_dir)
+    checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
+    assert (
+        len(checkpoints) == 2
+        and checkpoints[0].startswith("best-epoch=")
+        and checkpoints[1] == "last.ckpt"
+    )
+    assert (run_dir / "config.yaml").is_file()
+    assert any(run_dir.glob("events.out.tfevents.*"))
+    assert {
+        "train/loss",
+        "train/acc",
+        "train/loss_epoch",
+        "val/loss",
+        "val/acc",
+        "val/acc_digit_0",
+    } <= set(fit.trainer.logged_metrics)
+    out = capsys.readouterr().out
+    assert "Device: CPU" in out and "threads" in out
+
+    # A new CLI, as in a new process: "best" must be found on disk.
+    test = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
+    metrics = test.trainer.callback_metrics
+    assert metrics["test/acc"] > 0.9  # the synthetic digits are learnable; chance is 0.1
+    assert {f"test/acc_digit_{d}" for d in range(10)} <= set(metrics)
+    out = capsys.readouterr().out
+    assert "Checkpoint (best): " in out and "best-epoch=" in out
+    assert "digit  accuracy   images" in out and "Confusion matrix" in out
+    assert "  all " in out and "200" in out
+
+    predict = run("predict", tiny_mnist, tmp_path, "--ckpt_path", "last")
+    csv_path = Path(predict.trainer.log_dir) / "predictions.csv"
+    rows = list(csv.DictReader(csv_path.open()))
+    assert len(rows) == 200
+    assert rows[0].keys() >= {"index", "label", "prediction", "confidence", "p0", "p9"}
+    probabilities = [float(rows[0][f"p{d}"]) for d in range(10)]
+    assert sum(probabilities) == pytest.approx(1, abs=1e-4)
+    correct = sum(row["prediction"] == row["label"] for row in rows)
+    assert correct / len(rows) > 0.9
+    assert f"Wrote 200 predictions to {csv_path}" in capsys.readouterr().out
+
+
+def test_validate_runs_on_the_held_out_images(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
+    validate = run("validate", tiny_mnist, tmp_path, "--ckpt_path", "last")
+    assert 0 <= validate.trainer.callback_metrics["val/acc"] <= 1
+
+
+def test_checkpoint_alone_rebuilds_a_non_default_model(
+    tiny_mnist: TinyMNIST, tmp_path: Path
+) -> None:
+    run(
+        "fit",
+        tiny_mnist,
+        tmp_path,
+        "--trainer.max_epochs",
+        "1",
+        "--model.batch_norm",
+        "true",
+        "--model.channels",
+        "[8, 16, 32]",
+    )
+    # test is given only the default config: the architecture comes from the checkpoint
+    test = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
+    assert test.model.hparams["batch_norm"] is True
+    assert tuple(test.model.hparams["channels"]) == (8, 16, 32)
+
+
+def test_val_size_zero_keeps_last_and_best_means_last(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1", "--data.val_size", "0")
+    files = [p.name for p in (Path(fit.trainer.log_dir) / "checkpoints").iterdir()]
+    assert files == ["last.ckpt"]
+    assert "no validation" in capsys.readouterr().out
+    run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
+    assert "Checkpoint (best): " in capsys.readouterr().out
+
+
+def test_debug_preset_runs_one_batch(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--config", str(ROOT / "configs/presets/debug.yaml"))
+    assert fit.trainer.fast_dev_run
+    assert fit.trainer.global_step == 1
+    assert not (tmp_path / "lightning_logs").exists()  # fast_dev_run writes no logs
+
+
+def expect_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--data.train_size", "-3"], "mnist_lit: error: train_size must be positive, got -3"),
+        (
+            ["--data.train_size", "59000"],
+            "mnist_lit: error: train_size (59000) + val_size (100) exceeds the 600 training images",
+        ),
+        (
+            ["--data.train_size", "59950"],
+            "mnist_lit: error: train_size (59950) + val_size (100) exceeds the 60,000 MNIST",
+        ),
+        (["--data.batch_size", "0"], "mnist_lit: error: batch_size must be positive"),
+        (
+            ["--trainer.accelerator", "gpu"]
+            if not torch.cuda.is_available()
+            else ["--model.lr", "0"],
+            "mnist_lit: error: ",
+        ),
+    ],
+)
+def test_bad_values_give_one_line(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    err = expect_error(capsys, ["fit", *cli_args(tiny_mnist, tmp_path, *extra)])
+    # progress lines may come before it, but the error itself is one line, and the last
+    assert message in err.strip().splitlines()[-1]
+    assert err.count("error") == 1
+
+
+def test_unknown_key_is_rejected(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = expect_error(capsys, ["fit", *cli_args(tiny_mnist, tmp_path, "--data.batch_sise", "8")])
+    assert "batch_sise" in err
+
+
+def test_missing_checkpoint_is_named(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.ckpt"
+    err = expect_error(
+        capsys, ["test", *cli_args(tiny_mnist, tmp_path, "--ckpt_path", str(missing))]
+    )
+    assert f"mnist_lit: error: checkpoint {missing} does not exist" in err
+    err = expect_error(capsys, ["test", *cli_args(tiny_mnist, tmp_path, "--ckpt_path", "best")])
+    assert "no checkpoints under" in err and "run fit first" in err
+
+
+def test_corrupt_checkpoint_is_named(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    err = expect_error(capsys, ["test", *cli_args(tiny_mnist, tmp_path, "--ckpt_path", str(bad))])
+    assert f"{bad} is not a readable checkpoint" in err
+
+
+def test_truncated_mirror_file_is_named(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = tiny_mnist.mirror / "train-images-idx3-ubyte.gz"
+    archive.write_bytes(archive.read_bytes()[:-100])
+    err = expect_error(capsys, ["fit", *cli_args(tiny_mnist, tmp_path, "--data.download", "false")])
+    assert f"{archive} is truncated or corrupt" in err
+    assert not list((tmp_path / "lightning_logs").glob("*/checkpoints/*.ckpt"))
+
+
+def test_module_help_in_a_subprocess() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_lit", "fit", "--help"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "--data.mirror" in result.stdout and "--model.lr" in result.stdout
+    assert "--checkpoint.monitor" in result.stdout
+    assert "Local folder or base URL" in result.stdout  # argument docs reach --help
