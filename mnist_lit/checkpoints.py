@@ -59,7 +59,8 @@ def check_checkpoint(path: str | Path) -> None:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
         raise CheckpointError(
-            f"{path} is not a readable checkpoint ({str(err).splitlines()[0]})"
+            f"{path} is not a readable checkpoint: not a file written by fit, truncated, or "
+            f"saved with objects that are not plain weights ({type(err).__name__})"
         ) from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (it has no state_dict)")

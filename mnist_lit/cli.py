@@ -33,6 +33,12 @@ from mnist_lit.predictions import PredictionWriter
 log = logging.getLogger("mnist_lit")
 
 DEFAULT_LOGGER_NAME = "lightning_logs"
+CKPT_PATH_HELP = (
+    "Checkpoint to start from: 'best' (highest val/acc) or 'last' from the newest run under "
+    "lightning_logs/ that has checkpoints (the file chosen is printed), or the path of a .ckpt "
+    "file. For fit it resumes training; for validate, test and predict it gives the weights and "
+    "the model's hyperparameters."
+)
 DESCRIPTION = (
     "Train, evaluate and use a CNN for handwritten digits (MNIST). Start with: "
     "fit --config configs/default.yaml [--data.mirror DIR]; then test --ckpt_path best."
@@ -55,6 +61,16 @@ class MNISTLightningCLI(LightningCLI):
             }
         )
 
+    def _prepare_subcommand_parser(
+        self, klass: type, subcommand: str, **kwargs: Any
+    ) -> LightningArgumentParser:
+        """Document how this CLI resolves ``--ckpt_path`` (Lightning's text is about one process)."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        for action in parser._actions:
+            if action.dest == "ckpt_path":
+                action.help = CKPT_PATH_HELP
+        return parser
+
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
         """Parse, then resolve ``ckpt_path`` (best/last/path) so its hyperparameters are used."""
         super().parse_arguments(parser, args)
@@ -64,6 +80,11 @@ class MNISTLightningCLI(LightningCLI):
         config = self.config[subcommand]
         spec = config.get("ckpt_path")
         if spec is None:
+            if subcommand != "fit":
+                _print(
+                    f"Warning: {subcommand} without --ckpt_path uses an untrained model; pass "
+                    "--ckpt_path best (newest run), last, or the path of a .ckpt file"
+                )
             return
         path = resolve_checkpoint(spec, _log_root(config))
         check_checkpoint(path)
@@ -114,6 +135,9 @@ def _configure_logging() -> None:
     # Batches are slices of an in-memory tensor: worker processes would not make them faster.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # inside Lightning
+    warnings.filterwarnings(
+        "ignore", ".*Total length of .list. across ranks is zero.*"
+    )  # val_size 0
     # A checkpoint from another run is loaded for test/predict: its callback state is not needed.
     warnings.filterwarnings("ignore", ".*The dirpath has changed from.*")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
@@ -152,11 +176,14 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
             args=args,
             save_config_kwargs={"overwrite": True},
             seed_everything_default=42,
-            parser_kwargs={"description": DESCRIPTION},
+            parser_kwargs={"description": DESCRIPTION, "allow_abbrev": False},
             **kwargs,
         )
     except (MnistLitError, MisconfigurationException) as err:
-        print(f"mnist_lit: error: {err}", file=sys.stderr)
+        message = str(err)
+        if isinstance(err, MisconfigurationException) and "gpu" in message.lower():
+            message += " (accelerator gpu and configs/presets/gpu.yaml need a CUDA GPU)"
+        print(f"mnist_lit: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -251,8 +251,10 @@ class MNISTDataModule(LightningDataModule):
             collate_fn=keep_batch,
         )
 
-    def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Normalise on the device, after the cheap uint8 copy: (B, 1, 28, 28) uint8 -> float32."""
+        if isinstance(batch, Tensor):  # the model summary's example input, already normalised
+            return batch
         images, labels = batch
         return normalize(images, self.mean, self.std), labels
 

@@ -92,7 +92,8 @@ class PredictionWriter(BasePredictionWriter):
         self._file = None
         self.written = self._target(trainer)
         os.replace(self._part(trainer), self.written)
-        pl_module.print(f"Wrote {self._count:,} predictions to {self.written}")
+        if trainer.is_global_zero:  # not pl_module.print: the progress bar is closed by now
+            print(f"Wrote {self._count:,} predictions to {self.written}", flush=True)
 
     def on_exception(
         self, trainer: Trainer, pl_module: LightningModule, exception: BaseException

@@ -22,6 +22,7 @@ def cli_args(tiny: TinyMNIST, root: Path, *extra: str) -> list[str]:
         "--trainer.default_root_dir", str(root),
         "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false",
+        "--trainer.log_every_n_steps", "5",
         *extra,
     ]  # fmt: skip
 
@@ -163,11 +164,12 @@ def test_bad_values_give_one_line(
     assert err.count("error") == 1
 
 
+@pytest.mark.parametrize("option", ["--data.batch_sise", "--data.mirro"])  # typo, abbreviation
 def test_unknown_key_is_rejected(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
-    err = expect_error(capsys, ["fit", *cli_args(tiny_mnist, tmp_path, "--data.batch_sise", "8")])
-    assert "batch_sise" in err
+    err = expect_error(capsys, ["fit", *cli_args(tiny_mnist, tmp_path, option, "8")])
+    assert f"unrecognized arguments: {option}" in err
 
 
 def test_missing_checkpoint_is_named(
@@ -209,4 +211,13 @@ def test_module_help_in_a_subprocess() -> None:
     assert result.returncode == 0, result.stderr
     assert "--data.mirror" in result.stdout and "--model.lr" in result.stdout
     assert "--checkpoint.monitor" in result.stdout
-    assert "Local folder or base URL" in result.stdout  # argument docs reach --help
+    text = " ".join(result.stdout.split())  # undo the help's line wrapping
+    assert "Local folder or base URL" in text  # argument docs reach --help
+    assert "from the newest run under lightning_logs/" in text  # our --ckpt_path, not Lightning's
+
+
+def test_evaluating_without_a_checkpoint_warns(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run("test", tiny_mnist, tmp_path)
+    assert "test without --ckpt_path uses an untrained model" in capsys.readouterr().out

@@ -117,3 +117,14 @@ def test_subset_larger_than_the_files_is_rejected_at_setup(
     dm = make_datamodule(tiny_mnist, tmp_path, train_size=550, val_size=100)
     with pytest.raises(ConfigError, match="exceeds the 600 training images"):
         dm.setup("fit")
+
+
+def test_worker_processes_give_the_same_batches(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    def test_batches(num_workers: int) -> list[torch.Tensor]:
+        dm = make_datamodule(tiny_mnist, tmp_path, num_workers=num_workers)
+        dm.setup("test")
+        return [images for images, _ in dm.test_dataloader()]
+
+    with_workers, in_process = test_batches(2), test_batches(0)
+    assert len(with_workers) == len(in_process) == 4
+    assert all(torch.equal(a, b) for a, b in zip(with_workers, in_process, strict=True))
