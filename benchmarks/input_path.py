@@ -63,7 +63,8 @@ def main() -> None:
         print(
             f"CPU: {cpu_model()}, {torch.get_num_threads()} threads; batch size {args.batch_size}"
         )
-        images_per_second(ours_loader)  # warm-up: first touches of memory and allocator
+        for loader in (reference_loader, ours_loader):  # warm-up: first touches of memory
+            images_per_second(loader)
         refs, ours = [], []
         for repeat in range(1, args.repeats + 1):  # alternated, so drift affects both alike
             refs.append(images_per_second(reference_loader))

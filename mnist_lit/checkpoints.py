@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -20,8 +22,9 @@ def resolve_checkpoint(spec: str, log_root: str | Path) -> Path:
     """Turn ``best``, ``last`` or a path into an existing checkpoint file.
 
     ``best`` and ``last`` look in the newest run under ``log_root`` that has checkpoints (runs are
-    ``log_root/<version>/checkpoints/``). When that run had no validation, ``best`` falls back to
-    its ``last.ckpt``.
+    ``log_root/<version>/checkpoints/``; the newest is the one that saved last). ``best`` is its
+    ``best-*.ckpt`` with the highest ``val_acc`` in the name; a run without validation has none,
+    and ``best`` then falls back to its ``last.ckpt``.
 
     Args:
         spec: ``"best"``, ``"last"`` or a path to a ``.ckpt`` file.
@@ -43,18 +46,27 @@ def resolve_checkpoint(spec: str, log_root: str | Path) -> Path:
             "run fit first or pass the path of a .ckpt file"
         )
     newest = max(runs, key=lambda d: max(f.stat().st_mtime for f in d.glob("*.ckpt")))
-    if spec == "best":
-        best = sorted(newest.glob(f"{BEST_PREFIX}*.ckpt"), key=lambda f: f.stat().st_mtime)
-        if best:
-            return best[-1]
+    best = [(_val_acc(f), f.stat().st_mtime, f) for f in newest.glob(f"{BEST_PREFIX}*.ckpt")]
+    if spec == "best" and best:
+        return max(best)[2]
     last = newest / LAST_NAME
     if not last.is_file():
-        raise CheckpointError(f"--ckpt_path {spec}: {newest} has no {spec} checkpoint")
+        raise CheckpointError(f"--ckpt_path {spec}: {newest} has no {LAST_NAME}")
     return last
 
 
-def check_checkpoint(path: str | Path) -> None:
-    """Raise ``CheckpointError`` unless ``path`` loads safely (weights only) as a Lightning checkpoint."""
+def _val_acc(path: Path) -> float:
+    match = re.search(r"val_acc=([0-9.]+?)\.ckpt$", path.name)
+    return float(match.group(1)) if match else -1.0
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a Lightning checkpoint safely (tensors and plain types only, no code is run).
+
+    Raises:
+        CheckpointError: The file cannot be read that way or is not a Lightning checkpoint.
+
+    """
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
@@ -64,3 +76,4 @@ def check_checkpoint(path: str | Path) -> None:
         ) from err
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (it has no state_dict)")
+    return ckpt

@@ -3,30 +3,33 @@
     python -m mnist_lit fit  --config configs/default.yaml --data.mirror ../shared/data/mnist
     python -m mnist_lit test --config configs/default.yaml --data.mirror ../shared/data/mnist --ckpt_path best
 
-Adds to LightningCLI: a checkpoint callback (best by ``val/acc`` plus ``last.ckpt``) configurable as
-``--checkpoint.*``; ``--ckpt_path best|last`` resolved to the newest run's files, in a new process
-too; the compute device printed at start; a predictions CSV for ``predict``; and one-line errors
+Adds to LightningCLI: checkpoint callbacks (the best by ``val/acc`` as ``--checkpoint.*``, and
+``last.ckpt`` after every epoch as ``--last_checkpoint.*``); ``--ckpt_path best|last`` resolved to
+the newest run's files, in a new process too, with the model and normalisation it was trained
+with; the compute device printed at start; a predictions CSV for ``predict``; and one-line errors
 for mistakes a user can fix.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import torch
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_only
 
-from mnist_lit.checkpoints import BEST_PREFIX, check_checkpoint, resolve_checkpoint
+from mnist_lit.checkpoints import BEST_PREFIX, LAST_NAME, load_checkpoint, resolve_checkpoint
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.device import describe_device
-from mnist_lit.errors import MnistLitError
+from mnist_lit.errors import ConfigError, MnistLitError
 from mnist_lit.model import MNISTClassifier
 from mnist_lit.predictions import PredictionWriter
 
@@ -45,19 +48,41 @@ DESCRIPTION = (
 )
 
 
+class MNISTArgumentParser(LightningArgumentParser):
+    """Parser whose errors are one line: the message and where to find the options."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        """Print ``mnist_lit: error: <message>`` and exit with status 2."""
+        if not self.exit_on_error:  # jsonargparse is trying alternatives: let it catch this
+            super().error(message, ex)
+        prog = self.prog.replace(" [options]", "")
+        message = " ".join(line.strip() for line in message.splitlines())
+        sys.stderr.write(f"mnist_lit: error: {message} (options: {prog} --help)\n")
+        self.exit(2)
+
+
 class MNISTLightningCLI(LightningCLI):
     """LightningCLI for ``MNISTClassifier`` and ``MNISTDataModule`` with checkpoint conveniences."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        """Add the checkpoint callback as ``--checkpoint.*`` with defaults for this project."""
+        """Link the normalisation into the model; add the two checkpoint callbacks.
+
+        ``--checkpoint.*`` keeps the best epoch by ``val/acc``; ``--last_checkpoint.*`` keeps
+        ``last.ckpt``, rewritten after every epoch (Lightning's ``save_last`` only writes it when
+        a best checkpoint is written too).
+        """
+        parser.link_arguments("data.mean", "model.mean", apply_on="parse")
+        parser.link_arguments("data.std", "model.std", apply_on="parse")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
                 "checkpoint.mode": "max",
-                "checkpoint.save_last": True,
                 "checkpoint.filename": BEST_PREFIX + "epoch={epoch}-val_acc={val/acc:.4f}",
                 "checkpoint.auto_insert_metric_name": False,
+                "last_checkpoint.filename": LAST_NAME.removesuffix(".ckpt"),
+                "last_checkpoint.enable_version_counter": False,
             }
         )
 
@@ -72,7 +97,11 @@ class MNISTLightningCLI(LightningCLI):
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
-        """Parse, then resolve ``ckpt_path`` (best/last/path) so its hyperparameters are used."""
+        """Parse, then resolve ``ckpt_path`` so the checkpoint's hyperparameters are used.
+
+        The model's hyperparameters are restored by LightningCLI; the normalisation the model
+        was trained with is restored here, as it is applied by the datamodule.
+        """
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         if subcommand is None:
@@ -87,17 +116,21 @@ class MNISTLightningCLI(LightningCLI):
                 )
             return
         path = resolve_checkpoint(spec, _log_root(config))
-        check_checkpoint(path)
+        hparams = load_checkpoint(path).get("hyper_parameters", {})
         if spec in ("best", "last"):
             _print(f"Checkpoint ({spec}): {path}")
         config["ckpt_path"] = str(path)
+        for key in ("mean", "std"):
+            if key in hparams and config.data[key] != hparams[key]:
+                _print(f"Normalisation of the checkpoint: data.{key} = {hparams[key]}")
+                config.data[key] = hparams[key]
 
     def after_instantiate_classes(self) -> None:
         """Print the compute device, as the reference system does."""
         _print(describe_device(self.trainer))
 
     def before_fit(self) -> None:
-        """Without validation data, keep only ``last.ckpt`` (``best`` then means last)."""
+        """Without validation data there is no best checkpoint (``best`` then means last)."""
         if isinstance(self.datamodule, MNISTDataModule) and self.datamodule.val_size == 0:
             for callback in self.trainer.checkpoint_callbacks:
                 if isinstance(callback, ModelCheckpoint) and callback.monitor == "val/acc":
@@ -105,9 +138,28 @@ class MNISTLightningCLI(LightningCLI):
                     callback.save_top_k = 0
             _print("val_size is 0: training on all images, no validation; only last.ckpt is kept")
 
+    def before_validate(self) -> None:
+        """Refuse several processes (see ``_one_process``)."""
+        self._one_process("validate")
+
+    def before_test(self) -> None:
+        """Refuse several processes (see ``_one_process``)."""
+        self._one_process("test")
+
     def before_predict(self) -> None:
-        """Write the predictions to ``predictions.csv`` in the run folder."""
+        """Write the predictions to ``predictions.csv`` in the run folder, one process only."""
+        self._one_process("predict")
         self.trainer.callbacks.append(PredictionWriter())  # type: ignore[attr-defined]
+        self.config_init["predict"]["return_predictions"] = False  # rows go to the file
+
+    def _one_process(self, subcommand: str) -> None:
+        # Lightning's distributed sampler pads the data to a multiple of the processes, which
+        # would count some test images twice, and the predictions writer is single-process.
+        if self.trainer.world_size > 1:
+            raise ConfigError(
+                f"{subcommand} runs on one device for now ({self.trainer.world_size} processes "
+                "were asked for); add --trainer.devices 1"
+            )
 
 
 def _log_root(config: Namespace) -> Path:
@@ -126,7 +178,11 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
-def _configure_logging() -> None:
+def _configure_output() -> None:
+    if (
+        not sys.stdout.isatty()
+    ):  # a log file or CI: redraw the progress bar every 50 steps, not each
+        os.environ.setdefault("TQDM_MINITERS", "50")
     if not log.handlers:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -168,7 +224,7 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
         **kwargs: Passed on to ``MNISTLightningCLI`` (e.g. ``run=False``).
 
     """
-    _configure_logging()
+    _configure_output()
     try:
         return MNISTLightningCLI(
             MNISTClassifier,
@@ -176,12 +232,14 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
             args=args,
             save_config_kwargs={"overwrite": True},
             seed_everything_default=42,
+            parser_class=MNISTArgumentParser,
             parser_kwargs={"description": DESCRIPTION, "allow_abbrev": False},
             **kwargs,
         )
     except (MnistLitError, MisconfigurationException) as err:
         message = str(err)
-        if isinstance(err, MisconfigurationException) and "gpu" in message.lower():
+        gpu_asked = isinstance(err, MisconfigurationException) and "gpu" in message.lower()
+        if gpu_asked and not torch.cuda.is_available():
             message += " (accelerator gpu and configs/presets/gpu.yaml need a CUDA GPU)"
         print(f"mnist_lit: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None

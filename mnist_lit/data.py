@@ -17,6 +17,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
 from mnist_lit.errors import ConfigError, DataError
@@ -122,8 +123,8 @@ class MNISTDataModule(LightningDataModule):
         mirror: Local folder or base URL holding the four MNIST files (``.gz`` or uncompressed),
             tried before the official mirrors; a folder is only read, never written. Use it on
             machines without internet, e.g. ``../shared/data/mnist``.
-        download: Allow downloading from the official mirrors. ``false`` forbids network access
-            (a URL ``mirror`` is still used).
+        download: Allow network access: the official mirrors or an ``http(s)://`` mirror.
+            ``false`` uses local files only.
         train_size: Training images to use, drawn from the 60,000 minus the validation ones,
             balanced across digits and fixed by ``seed``. ``null`` uses all of them.
         val_size: Training images held out for validation and checkpoint selection (balanced
@@ -189,6 +190,8 @@ class MNISTDataModule(LightningDataModule):
 
     def setup(self, stage: str) -> None:
         """Load the splits that ``stage`` needs into memory."""
+        if stage == "validate" and self.val_size == 0:
+            raise ConfigError("validate needs validation images, but val_size is 0")
         if stage in ("fit", "validate") and self.train_set is None:
             images, labels = self._load(train=True)
             _check(
@@ -209,16 +212,17 @@ class MNISTDataModule(LightningDataModule):
             self.test_set = TensorImages(*self._load(train=False))
 
     def _load(self, train: bool) -> Batch:
-        from torchvision.datasets import MNIST
-
-        try:
-            dataset = MNIST(self.data_dir, train=train, download=False)
-        except RuntimeError as err:
-            raise DataError(
-                f"MNIST files not found in {raw_folder(self.data_dir)}; call prepare_data() "
-                "first (the CLI does) or check --data.data_dir"
-            ) from err
-        return dataset.data, dataset.targets
+        """Read one split from the verified raw files (never torchvision's ``processed/`` cache)."""
+        prefix = "train" if train else "t10k"
+        images = raw_folder(self.data_dir) / f"{prefix}-images-idx3-ubyte"
+        labels = raw_folder(self.data_dir) / f"{prefix}-labels-idx1-ubyte"
+        for path in (images, labels):
+            if not path.is_file():
+                raise DataError(
+                    f"{path} not found; call prepare_data() first (the CLI does) "
+                    "or check --data.data_dir"
+                )
+        return read_image_file(str(images)), read_label_file(str(labels))
 
     def train_dataloader(self) -> DataLoader[Batch]:
         """Return shuffled training batches of uint8 images (normalised after the device transfer)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import logging
 import os
@@ -62,7 +63,8 @@ def fetch_mnist(data_dir: str | Path, mirror: str | None = None, download: bool 
         data_dir: Folder to keep the data in; ``MNIST/raw/`` is created inside it.
         mirror: Local folder or base URL (``http(s)://`` or ``file://``) holding the four files, as
             ``NAME.gz`` or ``NAME``. Tried before the official mirrors; never written to.
-        download: Whether the official mirrors may be used (network access).
+        download: Whether the network may be used: the official mirrors, or an ``http(s)://``
+            mirror. ``False`` allows only local files.
 
     Returns:
         The folder holding the four uncompressed, verified files.
@@ -73,9 +75,12 @@ def fetch_mnist(data_dir: str | Path, mirror: str | None = None, download: bool 
 
     """
     raw = raw_folder(data_dir)
-    raw.mkdir(parents=True, exist_ok=True)
-    if mirror is not None and not _is_url(mirror) and not Path(mirror).is_dir():
-        raise DataError(f"mirror folder {mirror} does not exist. {_HINT}")
+    if mirror is not None:
+        _check_mirror(mirror, raw, download)
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"cannot create {raw} ({err}); choose another --data.data_dir") from err
     for name, md5 in FILES.items():
         target = raw / name
         if target.is_file():
@@ -85,11 +90,10 @@ def fetch_mnist(data_dir: str | Path, mirror: str | None = None, download: bool 
             target.unlink()
         tried: list[str] = []
         if mirror is not None:
-            source = _from_mirror(mirror, name, target, md5)
+            source = _from_mirror(mirror, name, target, md5, tried)
             if source is not None:
                 log.info("MNIST %s: copied from %s and verified", name, source)
                 continue
-            tried.append(f"mirror {mirror} has neither {name}.gz nor {name}")
         if download:
             try:
                 _from_official_mirrors(name, target, md5)
@@ -106,8 +110,30 @@ def _is_url(location: str) -> bool:
     return "://" in location
 
 
-def _from_mirror(mirror: str, name: str, target: Path, md5: str) -> str | None:
-    """Install ``name`` from the mirror; return where it came from, or None if the mirror lacks it."""
+def _check_mirror(mirror: str, raw: Path, download: bool) -> None:
+    """Refuse a mirror that cannot be used as asked, or that the fetch would write into."""
+    if _is_url(mirror):
+        if not download and not mirror.lower().startswith("file://"):
+            raise DataError(
+                f"mirror {mirror} is a network address but downloading is switched off "
+                "(download: false); use a local folder or allow downloading"
+            )
+        return
+    folder = Path(mirror).resolve()
+    if not folder.is_dir():
+        raise DataError(f"mirror folder {mirror} does not exist. {_HINT}")
+    if raw.resolve().is_relative_to(folder):
+        raise DataError(
+            f"the data folder {raw} lies in the mirror {mirror}, which is only ever read; "
+            "choose a --data.data_dir outside it"
+        )
+
+
+def _from_mirror(mirror: str, name: str, target: Path, md5: str, tried: list[str]) -> str | None:
+    """Install ``name`` from the mirror; return where it came from, or None if it is not there.
+
+    Why each try failed is appended to ``tried``.
+    """
     for candidate in (f"{name}.gz", name):
         if not _is_url(mirror):
             path = Path(mirror) / candidate
@@ -121,11 +147,13 @@ def _from_mirror(mirror: str, name: str, target: Path, md5: str) -> str | None:
             try:
                 with urllib.request.urlopen(url, timeout=60) as response, open(local, "wb") as out:
                     shutil.copyfileobj(response, out, _CHUNK)
-            except (urllib.error.URLError, OSError) as err:  # not there: try the next name
-                log.debug("mirror %s: %s", url, err)
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+                tried.append(f"{url}: {err}")  # not there or unreachable: try the next name
                 continue
             _install(local, url, target, md5)
         return url
+    if not _is_url(mirror):
+        tried.append(f"mirror {mirror} has neither {name}.gz nor {name}")
     return None
 
 

@@ -22,7 +22,8 @@ from torchmetrics.classification import (
     MulticlassConfusionMatrix,
 )
 
-from mnist_lit.constants import IMAGE_SIZE, NUM_CLASSES
+from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
+from mnist_lit.errors import ConfigError
 from mnist_lit.nets import ConvNet
 from mnist_lit.summary import format_confusion_matrix, format_digit_table
 
@@ -45,6 +46,9 @@ class MNISTClassifier(LightningModule):
         lr: Adam learning rate.
         betas: Adam coefficients for the running averages of the gradient and its square.
         weight_decay: Adam L2 penalty.
+        mean: Normalisation mean of the inputs; the CLI sets it from ``data.mean``. Kept in the
+            checkpoint so that every later use of the model normalises images the same way.
+        std: Normalisation standard deviation; the CLI sets it from ``data.std``.
 
     """
 
@@ -58,14 +62,13 @@ class MNISTClassifier(LightningModule):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         weight_decay: float = 0.0,
+        mean: float = MEAN,
+        std: float = STD,
     ) -> None:
         super().__init__()
         if lr <= 0:
-            raise ValueError(f"lr must be positive, got {lr}")
+            raise ConfigError(f"lr must be positive, got {lr}")
         self.save_hyperparameters()
-        self.lr = lr
-        self.betas = betas
-        self.weight_decay = weight_decay
         self.net = ConvNet(channels, hidden, batch_norm, dropout, fc_activation, NUM_CLASSES)
         # lets the model summary show each layer's output size, as the reference derives by hand
         self.example_input_array = torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)
@@ -137,9 +140,8 @@ class MNISTClassifier(LightningModule):
     def on_test_epoch_end(self) -> None:
         """Log per-digit test accuracy and print the per-digit table and the confusion matrix."""
         per_digit, confmat = self._log_digits("test")
-        if not self.trainer.sanity_checking:
-            self.print(format_digit_table(per_digit, confmat.sum(dim=1)))
-            self.print(format_confusion_matrix(confmat))
+        self.print(format_digit_table(per_digit, confmat.sum(dim=1)))
+        self.print(format_confusion_matrix(confmat))
 
     def _metric(self, name: str) -> Metric:
         metric = self.metrics[name]
@@ -160,6 +162,7 @@ class MNISTClassifier(LightningModule):
 
     def configure_optimizers(self) -> Any:
         """Adam over all parameters."""
+        hp = self.hparams
         return torch.optim.Adam(
-            self.parameters(), lr=self.lr, betas=self.betas, weight_decay=self.weight_decay
+            self.parameters(), lr=hp["lr"], betas=hp["betas"], weight_decay=hp["weight_decay"]
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from mnist_lit.constants import IMAGE_SIZE, NUM_CLASSES
+from mnist_lit.errors import ConfigError
 
 
 class ConvNet(nn.Module):
@@ -38,7 +39,7 @@ class ConvNet(nn.Module):
     ) -> None:
         super().__init__()
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
         blocks: list[nn.Module] = []
         in_channels, size = 1, IMAGE_SIZE
         for out_channels in channels:

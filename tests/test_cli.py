@@ -1,6 +1,7 @@
 """The command line driven in-process, as a user runs it, on tiny synthetic data."""
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,8 @@ def test_fit_test_predict(
         and checkpoints[0].startswith("best-epoch=")
         and checkpoints[1] == "last.ckpt"
     )
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 3  # the final epoch, even when val/acc did not improve in it
     assert (run_dir / "config.yaml").is_file()
     assert any(run_dir.glob("events.out.tfevents.*"))
     assert {
@@ -63,7 +66,7 @@ def test_fit_test_predict(
     out = capsys.readouterr().out
     assert "Checkpoint (best): " in out and "best-epoch=" in out
     assert "digit  accuracy   images" in out and "Confusion matrix" in out
-    assert "  all " in out and "200" in out
+    assert re.search(r"\n\s+all\s+\d+\.\d\d%\s+200\n", out)
 
     predict = run("predict", tiny_mnist, tmp_path, "--ckpt_path", "last")
     csv_path = Path(predict.trainer.log_dir) / "predictions.csv"
@@ -77,10 +80,40 @@ def test_fit_test_predict(
     assert f"Wrote 200 predictions to {csv_path}" in capsys.readouterr().out
 
 
-def test_validate_runs_on_the_held_out_images(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
-    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
+def test_validate_reproduces_the_last_epochs_val_acc(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
     validate = run("validate", tiny_mnist, tmp_path, "--ckpt_path", "last")
-    assert 0 <= validate.trainer.callback_metrics["val/acc"] <= 1
+    expected = fit.trainer.callback_metrics["val/acc"]
+    assert validate.trainer.callback_metrics["val/acc"] == pytest.approx(float(expected))
+
+
+def test_validate_without_validation_images_is_refused(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = expect_error(
+        capsys, ["validate", *cli_args(tiny_mnist, tmp_path, "--data.val_size", "0")]
+    )
+    assert "validate needs validation images, but val_size is 0" in err
+
+
+def test_checkpoint_normalisation_is_used_by_test(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    norm = ["--data.mean", "0.1307", "--data.std", "0.3081"]
+    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1", *norm)
+    test = run("test", tiny_mnist, tmp_path, "--ckpt_path", "last")  # default config: 0.5 / 0.5
+    assert (test.datamodule.mean, test.datamodule.std) == (0.1307, 0.3081)
+    assert (test.model.hparams["mean"], test.model.hparams["std"]) == (0.1307, 0.3081)
+    assert "Normalisation of the checkpoint: data.mean = 0.1307" in capsys.readouterr().out
+
+
+def test_several_processes_are_refused_for_test(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
+    args = ["--ckpt_path", "last", "--trainer.accelerator", "cpu", "--trainer.devices", "2"]
+    err = expect_error(capsys, ["test", *cli_args(tiny_mnist, tmp_path, *args)])
+    assert "test runs on one device for now (2 processes were asked for)" in err
 
 
 def test_checkpoint_alone_rebuilds_a_non_default_model(
@@ -106,12 +139,13 @@ def test_checkpoint_alone_rebuilds_a_non_default_model(
 def test_val_size_zero_keeps_last_and_best_means_last(
     tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1", "--data.val_size", "0")
-    files = [p.name for p in (Path(fit.trainer.log_dir) / "checkpoints").iterdir()]
-    assert files == ["last.ckpt"]
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2", "--data.val_size", "0")
+    checkpoints = Path(fit.trainer.log_dir) / "checkpoints"
+    assert [p.name for p in checkpoints.iterdir()] == ["last.ckpt"]
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 1
     assert "no validation" in capsys.readouterr().out
     run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
-    assert "Checkpoint (best): " in capsys.readouterr().out
+    assert f"Checkpoint (best): {checkpoints / 'last.ckpt'}" in capsys.readouterr().out
 
 
 def test_debug_preset_runs_one_batch(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
@@ -143,11 +177,13 @@ def expect_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
             "mnist_lit: error: train_size (59950) + val_size (100) exceeds the 60,000 MNIST",
         ),
         (["--data.batch_size", "0"], "mnist_lit: error: batch_size must be positive"),
-        (
-            ["--trainer.accelerator", "gpu"]
-            if not torch.cuda.is_available()
-            else ["--model.lr", "0"],
-            "mnist_lit: error: ",
+        (["--model.lr", "0"], "mnist_lit: error: lr must be positive, got 0.0"),
+        (["--model.dropout", "1.5"], "mnist_lit: error: dropout must be in [0, 1), got 1.5"),
+        (["--data.batch_size", "many"], 'mnist_lit: error: Parser key "data.batch_size"'),
+        pytest.param(
+            ["--trainer.accelerator", "gpu"],
+            "need a CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is there"),
         ),
     ],
 )
@@ -169,7 +205,8 @@ def test_unknown_key_is_rejected(
     tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
 ) -> None:
     err = expect_error(capsys, ["fit", *cli_args(tiny_mnist, tmp_path, option, "8")])
-    assert f"unrecognized arguments: {option}" in err
+    assert err.startswith("mnist_lit: error: ") and f"unrecognized arguments: {option}" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_missing_checkpoint_is_named(

@@ -128,3 +128,13 @@ def test_worker_processes_give_the_same_batches(tiny_mnist: TinyMNIST, tmp_path:
     with_workers, in_process = test_batches(2), test_batches(0)
     assert len(with_workers) == len(in_process) == 4
     assert all(torch.equal(a, b) for a, b in zip(with_workers, in_process, strict=True))
+
+
+def test_a_stale_torchvision_cache_is_not_used(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    dm = make_datamodule(tiny_mnist, tmp_path)
+    processed = tmp_path / "data" / "MNIST" / "processed"
+    processed.mkdir(parents=True)
+    torch.save((torch.zeros(5, 28, 28, dtype=torch.uint8), torch.zeros(5)), processed / "test.pt")
+    dm.setup("test")
+    assert dm.test_set is not None
+    assert torch.equal(dm.test_set.images, torch.as_tensor(tiny_mnist.test_images))

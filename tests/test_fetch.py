@@ -117,3 +117,14 @@ def test_official_download_is_verified_and_installed(
     monkeypatch.setattr("torchvision.datasets.utils.download_url", fake_download)
     raw = fetch_mnist(tmp_path / "data", mirror=None, download=True)
     assert sorted(p.name for p in raw.iterdir()) == sorted(fetch.FILES)
+
+
+def test_mirror_is_refused_as_the_data_folder(tiny_mnist: TinyMNIST) -> None:
+    with pytest.raises(DataError, match="lies in the mirror"):
+        fetch_mnist(tiny_mnist.mirror, mirror=str(tiny_mnist.mirror), download=False)
+    assert not (tiny_mnist.mirror / "MNIST").exists()
+
+
+def test_network_mirror_is_refused_when_downloading_is_off(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="network address but downloading is switched off"):
+        fetch_mnist(tmp_path / "data", mirror="https://example.invalid/mnist", download=False)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from mnist_lit.cli import main
+from mnist_lit.constants import IMAGE_SIZE, TEST_IMAGES, TRAIN_IMAGES
 from mnist_lit.fetch import fetch_mnist
 
 from .conftest import CONFIG
@@ -13,8 +14,8 @@ from .conftest import CONFIG
 def test_real_files_verify(real_mnist: Path, tmp_path: Path) -> None:
     raw = fetch_mnist(tmp_path / "data", mirror=str(real_mnist), download=False)
     sizes = {p.name: p.stat().st_size for p in raw.iterdir()}
-    assert sizes["train-images-idx3-ubyte"] == 16 + 60_000 * 28 * 28
-    assert sizes["t10k-labels-idx1-ubyte"] == 8 + 10_000
+    assert sizes["train-images-idx3-ubyte"] == 16 + TRAIN_IMAGES * IMAGE_SIZE * IMAGE_SIZE
+    assert sizes["t10k-labels-idx1-ubyte"] == 8 + TEST_IMAGES
 
 
 @pytest.mark.slow
