@@ -163,11 +163,7 @@ class MNISTDataModule(LightningDataModule):
         _check(batch_size > 0, f"batch_size must be positive, got {batch_size}")
         _check(num_workers >= 0, f"num_workers must be 0 or more, got {num_workers}")
         _check(std > 0, f"std must be positive, got {std}")
-        _check(
-            (train_size or 0) + val_size <= TRAIN_IMAGES,
-            f"train_size ({train_size}) + val_size ({val_size}) exceeds the {TRAIN_IMAGES:,} "
-            "MNIST training images; lower one of them",
-        )
+        _check_sizes(train_size, val_size, TRAIN_IMAGES, "MNIST training images")
         self.save_hyperparameters()
         self.data_dir = data_dir
         self.mirror = mirror
@@ -194,11 +190,8 @@ class MNISTDataModule(LightningDataModule):
             raise ConfigError("validate needs validation images, but val_size is 0")
         if stage in ("fit", "validate") and self.train_set is None:
             images, labels = self._load(train=True)
-            _check(
-                (self.train_size or 0) + self.val_size <= len(labels),
-                f"train_size ({self.train_size}) + val_size ({self.val_size}) exceeds the "
-                f"{len(labels):,} training images in {raw_folder(self.data_dir)}",
-            )
+            where = f"training images in {raw_folder(self.data_dir)}"
+            _check_sizes(self.train_size, self.val_size, len(labels), where)
             generator = torch.Generator().manual_seed(self.seed)
             val_idx = balanced_subset(labels, self.val_size, generator)
             rest = torch.ones(len(labels), dtype=torch.bool)
@@ -261,6 +254,21 @@ class MNISTDataModule(LightningDataModule):
             return batch
         images, labels = batch
         return normalize(images, self.mean, self.std), labels
+
+
+def _check_sizes(train_size: int | None, val_size: int, available: int, what: str) -> None:
+    """Check that the validation images leave the training images asked for (at least one)."""
+    if train_size is None:
+        _check(
+            val_size < available,
+            f"val_size ({val_size}) leaves no training images of the {available:,} {what}",
+        )
+    else:
+        _check(
+            train_size + val_size <= available,
+            f"train_size ({train_size}) + val_size ({val_size}) exceeds the {available:,} "
+            f"{what}; lower one of them",
+        )
 
 
 def _check(condition: bool, message: str) -> None:

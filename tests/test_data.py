@@ -104,6 +104,7 @@ def test_balanced_subset_gives_leftovers_to_larger_classes() -> None:
         ({"val_size": -1}, "val_size must be 0 or more"),
         ({"batch_size": 0}, "batch_size must be positive"),
         ({"train_size": 58_000, "val_size": 5_000}, r"exceeds the 60,000 MNIST training images"),
+        ({"val_size": 60_000}, r"val_size \(60000\) leaves no training images of the 60,000"),
     ],
 )
 def test_bad_arguments_are_rejected(kwargs: dict[str, int], message: str) -> None:
