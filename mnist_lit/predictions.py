@@ -30,25 +30,19 @@ class PredictionWriter(BasePredictionWriter):
     def __init__(self, path: str | None = None) -> None:
         super().__init__(write_interval="batch")
         self.path = path
-        self.written: Path | None = None
+        self.written: Path | None = None  # the output file, once prediction has started
+        self._part = Path()
         self._file: IO[str] | None = None
         self._writer: Any = None
         self._count = 0
 
-    def _target(self, trainer: Trainer) -> Path:
-        if self.path is not None:
-            return Path(self.path)
-        return Path(trainer.log_dir or trainer.default_root_dir) / FILE_NAME
-
-    def _part(self, trainer: Trainer) -> Path:
-        target = self._target(trainer)
-        return target.with_name(f".{target.name}.part")
-
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Open a hidden ``.part`` file next to the target and write the header."""
-        part = self._part(trainer)
-        part.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(part, "w", newline="")  # noqa: SIM115 (closed in on_predict_end)
+        run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        self.written = Path(self.path) if self.path is not None else run_dir / FILE_NAME
+        self._part = self.written.with_name(f".{self.written.name}.part")
+        self._part.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self._part, "w", newline="")  # noqa: SIM115 (closed in on_predict_end)
         self._writer = csv.writer(self._file)
         self._writer.writerow(
             ["index", "label", "prediction", "confidence", *(f"p{c}" for c in CLASS_NAMES)]
@@ -90,8 +84,8 @@ class PredictionWriter(BasePredictionWriter):
         assert self._file is not None
         self._file.close()
         self._file = None
-        self.written = self._target(trainer)
-        os.replace(self._part(trainer), self.written)
+        assert self.written is not None
+        os.replace(self._part, self.written)
         if trainer.is_global_zero:  # not pl_module.print: the progress bar is closed by now
             print(f"Wrote {self._count:,} predictions to {self.written}", flush=True)
 
@@ -102,4 +96,4 @@ class PredictionWriter(BasePredictionWriter):
         if self._file is not None:
             self._file.close()
             self._file = None
-            self._part(trainer).unlink(missing_ok=True)
+            self._part.unlink(missing_ok=True)
