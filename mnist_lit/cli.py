@@ -179,9 +179,8 @@ def _print(message: str) -> None:
 
 
 def _configure_output() -> None:
-    if (
-        not sys.stdout.isatty()
-    ):  # a log file or CI: redraw the progress bar every 50 steps, not each
+    # A log file or CI, not a terminal: redraw the progress bar every 50 steps, not every step.
+    if not sys.stdout.isatty():
         os.environ.setdefault("TQDM_MINITERS", "50")
     if not log.handlers:
         handler = _StderrHandler()
@@ -191,9 +190,8 @@ def _configure_output() -> None:
     # Batches are slices of an in-memory tensor: worker processes would not make them faster.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # inside Lightning
-    warnings.filterwarnings(
-        "ignore", ".*Total length of .list. across ranks is zero.*"
-    )  # val_size 0
+    # With val_size 0 there is no validation loader, as intended.
+    warnings.filterwarnings("ignore", ".*Total length of .list. across ranks is zero.*")
     # A checkpoint from another run is loaded for test/predict: its callback state is not needed.
     warnings.filterwarnings("ignore", ".*The dirpath has changed from.*")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
