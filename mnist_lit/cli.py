@@ -2,12 +2,13 @@
 
     python -m mnist_lit fit  --config configs/default.yaml --data.mirror ../shared/data/mnist
     python -m mnist_lit test --config configs/default.yaml --data.mirror ../shared/data/mnist --ckpt_path best
+    python -m mnist_lit predict --config configs/default.yaml --ckpt_path best --data.predict_dir my_digits/
 
 Adds to LightningCLI: checkpoint callbacks (the best by ``val/acc`` as ``--checkpoint.*``, and
 ``last.ckpt`` after every epoch as ``--last_checkpoint.*``); ``--ckpt_path best|last`` resolved to
 the newest run's files, in a new process too, with the model and normalisation it was trained
-with; the compute device printed at start; a predictions CSV for ``predict``; and one-line errors
-for mistakes a user can fix.
+with; the compute device printed at start; a predictions CSV for ``predict`` (``--predictions``
+sets its path); and one-line errors for mistakes a user can fix.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ CKPT_PATH_HELP = (
     "lightning_logs/ that has checkpoints (the file chosen is printed), or the path of a .ckpt "
     "file. For fit it resumes training; for validate, test and predict it gives the weights and "
     "the model's hyperparameters."
+)
+PREDICTIONS_HELP = (
+    "CSV file for the predictions (created with its folders); default: predictions.csv in the "
+    "run folder (lightning_logs/version_N/)."
 )
 DESCRIPTION = (
     "Train, evaluate and use a CNN for handwritten digits (MNIST). Start with: "
@@ -89,11 +94,15 @@ class MNISTLightningCLI(LightningCLI):
     def _prepare_subcommand_parser(
         self, klass: type, subcommand: str, **kwargs: Any
     ) -> LightningArgumentParser:
-        """Document how this CLI resolves ``--ckpt_path`` (Lightning's text is about one process)."""
+        """Document how ``--ckpt_path`` is resolved; add ``--predictions`` to ``predict``."""
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         for action in parser._actions:
             if action.dest == "ckpt_path":
                 action.help = CKPT_PATH_HELP
+        if subcommand == "predict":
+            parser.add_argument(
+                "--predictions", type=str | None, default=None, help=PREDICTIONS_HELP
+            )
         return parser
 
     def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
@@ -147,9 +156,10 @@ class MNISTLightningCLI(LightningCLI):
         self._one_process("test")
 
     def before_predict(self) -> None:
-        """Write the predictions to ``predictions.csv`` in the run folder, one process only."""
+        """Write the predictions to ``--predictions`` or the run folder, one process only."""
         self._one_process("predict")
-        self.trainer.callbacks.append(PredictionWriter())  # type: ignore[attr-defined]
+        writer = PredictionWriter(self.config["predict"].get("predictions"))
+        self.trainer.callbacks.append(writer)  # type: ignore[attr-defined]
         self.config_init["predict"]["return_predictions"] = False  # rows go to the file
 
     def _one_process(self, subcommand: str) -> None:

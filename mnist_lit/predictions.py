@@ -1,9 +1,15 @@
-"""Write ``predict`` results to a CSV file, batch by batch (memory stays flat)."""
+"""Write ``predict`` results to a CSV file, batch by batch (memory stays flat), and summarise them.
+
+Columns: ``path`` (relative to the folder predicted; ``t10k-images-idx3-ubyte[i]`` for the MNIST
+test set), ``label`` (known digit, or empty), ``prediction``, ``confidence``, ``p0`` … ``p9`` and
+``error`` (why a file could not be used; its prediction columns are then empty).
+"""
 
 from __future__ import annotations
 
 import csv
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -13,12 +19,15 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.folders import UNLABELLED, FolderBatch
 
 FILE_NAME = "predictions.csv"
+MNIST_TEST_FILE = "t10k-images-idx3-ubyte"
+COLUMNS = ["path", "label", "prediction", "confidence", *(f"p{c}" for c in CLASS_NAMES), "error"]
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Write one CSV row per image: index, label, predicted digit, confidence, ten probabilities.
+    """Write one CSV row per image (see the module's docstring), and a summary at the end.
 
     The file appears only when prediction finishes; an interrupted run leaves no partial file.
 
@@ -34,7 +43,8 @@ class PredictionWriter(BasePredictionWriter):
         self._part = Path()
         self._file: IO[str] | None = None
         self._writer: Any = None
-        self._count = 0
+        self._digits: Counter[int] = Counter()
+        self._failed = 0
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Open a hidden ``.part`` file next to the target and write the header."""
@@ -44,10 +54,9 @@ class PredictionWriter(BasePredictionWriter):
         self._part.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self._part, "w", newline="")  # noqa: SIM115 (closed in on_predict_end)
         self._writer = csv.writer(self._file)
-        self._writer.writerow(
-            ["index", "label", "prediction", "confidence", *(f"p{c}" for c in CLASS_NAMES)]
-        )
-        self._count = 0
+        self._writer.writerow(COLUMNS)
+        self._digits.clear()
+        self._failed = 0
 
     def write_on_batch_end(
         self,
@@ -59,25 +68,38 @@ class PredictionWriter(BasePredictionWriter):
         batch_idx: int,
         dataloader_idx: int,
     ) -> None:
-        """Append one row per image of the batch."""
+        """Append one row per file of the batch, in the order of the file names."""
         probs = prediction.float().cpu()
-        confidence, predicted = probs.max(dim=1)
-        labels = batch[1].tolist() if isinstance(batch, (tuple, list)) and len(batch) > 1 else None
-        start = self._count
-        indices = (
-            list(batch_indices) if batch_indices is not None else range(start, start + len(probs))
-        )
-        for row, index in enumerate(indices):
-            self._writer.writerow(
+        confidence, predicted = probs.max(dim=1)  # (B,), (B,); B is 0 when every file failed
+        rows: list[list[Any]] = []
+        if isinstance(batch, FolderBatch):
+            names, labels = batch.names, batch.labels.tolist()
+            rows += [
+                [name, _label(label), *[""] * 12, reason] for name, label, reason in batch.failures
+            ]
+        else:  # MNIST test images: (images, labels), their positions in the test file
+            start = sum(self._digits.values())
+            indices = (
+                batch_indices if batch_indices is not None else range(start, start + len(probs))
+            )
+            names = [f"{MNIST_TEST_FILE}[{index}]" for index in indices]
+            labels = batch[1].tolist()
+        for row, name in enumerate(names):
+            rows.append(
                 [
-                    index,
-                    "" if labels is None else labels[row],
+                    name,
+                    _label(labels[row]),
                     int(predicted[row]),
                     f"{float(confidence[row]):.6f}",
                     *(f"{p:.6f}" for p in probs[row].tolist()),
+                    "",
                 ]
             )
-        self._count += len(probs)
+        if isinstance(batch, FolderBatch):
+            rows.sort(key=lambda row: str(row[0]))
+        self._writer.writerows(rows)
+        self._digits.update(predicted.tolist())
+        self._failed += len(rows) - len(names)
 
     def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Move the finished file into place and say where it is."""
@@ -87,7 +109,20 @@ class PredictionWriter(BasePredictionWriter):
         assert self.written is not None
         os.replace(self._part, self.written)
         if trainer.is_global_zero:  # not pl_module.print: the progress bar is closed by now
-            print(f"Wrote {self._count:,} predictions to {self.written}", flush=True)
+            print(self.summary(), flush=True)
+
+    def summary(self) -> str:
+        """Say where the rows went, how many files failed and how often each digit was predicted."""
+        predicted = sum(self._digits.values())
+        lines = [f"Wrote {predicted + self._failed:,} rows to {self.written}"]
+        lines.append(f"  predicted: {predicted:,} images")
+        if self._failed:
+            lines.append(
+                f"  could not be used: {self._failed:,} files (reasons in the error column)"
+            )
+        counts = "  ".join(f"{d}: {self._digits[d]:,}" for d in range(len(CLASS_NAMES)))
+        lines.append(f"  predicted digits: {counts}")
+        return "\n".join(lines)
 
     def on_exception(
         self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
@@ -97,3 +132,7 @@ class PredictionWriter(BasePredictionWriter):
             self._file.close()
             self._file = None
             self._part.unlink(missing_ok=True)
+
+
+def _label(label: int) -> int | str:
+    return "" if label == UNLABELLED else label

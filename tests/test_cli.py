@@ -72,12 +72,16 @@ def test_fit_test_predict(
     csv_path = Path(predict.trainer.log_dir) / "predictions.csv"
     rows = list(csv.DictReader(csv_path.open()))
     assert len(rows) == 200
-    assert rows[0].keys() >= {"index", "label", "prediction", "confidence", "p0", "p9"}
+    assert list(rows[0]) == ["path", "label", "prediction", "confidence"] + [
+        f"p{d}" for d in range(10)
+    ] + ["error"]
+    assert rows[5]["path"] == "t10k-images-idx3-ubyte[5]" and rows[5]["error"] == ""
     probabilities = [float(rows[0][f"p{d}"]) for d in range(10)]
     assert sum(probabilities) == pytest.approx(1, abs=1e-4)
     correct = sum(row["prediction"] == row["label"] for row in rows)
     assert correct / len(rows) > 0.9
-    assert f"Wrote 200 predictions to {csv_path}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Wrote 200 rows to {csv_path}\n  predicted: 200 images\n" in out
 
 
 def test_validate_reproduces_the_last_epochs_val_acc(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:

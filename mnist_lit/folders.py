@@ -1,0 +1,218 @@
+"""Users' own images from folders: listing, decoding in DataLoader workers, and bad files.
+
+    python -m mnist_lit predict --config configs/default.yaml --ckpt_path best --data.predict_dir my_digits/
+    python -m mnist_lit test    --config configs/default.yaml --ckpt_path best --data.custom_dir labelled/
+
+A folder to predict is read recursively. A labelled folder holds one subfolder per digit (``0/`` …
+``9/``, the ImageFolder layout). A file that cannot be used (empty, truncated, not an image, too
+large, blank) does not stop the run: its batch carries it as a failure with the reason, beside the
+images that worked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE
+from mnist_lit.errors import ConfigError
+from mnist_lit.preprocess import MAX_PIXELS, ImageError, load_digit
+
+UNLABELLED = -1
+"""Label of an image whose digit is not known (a folder to predict)."""
+
+
+def image_extensions() -> frozenset[str]:
+    """File name endings of every format Pillow can open (``.png``, ``.jpg``, ``.webp``, ...)."""
+    Image.init()
+    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+
+
+class Listing(NamedTuple):
+    """Image files found under a folder."""
+
+    files: list[str]
+    """Paths relative to the folder, with ``/`` separators, sorted."""
+    labels: list[int]
+    """Digit of each file, or ``UNLABELLED``."""
+    skipped: int
+    """Files passed over because their name is not an image's (``.txt``, ``.DS_Store``, ...)."""
+
+
+def list_images(root: str | Path, what: str = "predict_dir") -> Listing:
+    """Find every image file under ``root``, recursively; hidden files and folders are skipped.
+
+    Args:
+        root: Folder to search.
+        what: Name of the option that gave ``root``, for error messages.
+
+    Raises:
+        ConfigError: ``root`` is not a folder, or holds no image file.
+
+    """
+    folder = _folder(root, what)
+    files, skipped = _walk(folder)
+    if not files:
+        raise ConfigError(f"{what} {folder} holds no image files ({skipped} other files)")
+    return Listing(files, [UNLABELLED] * len(files), skipped)
+
+
+def list_labelled(root: str | Path, what: str = "custom_dir") -> Listing:
+    """Find the images of a labelled folder: subfolders ``0/`` … ``9/`` named by their digit.
+
+    Digits without a subfolder are allowed; images are found recursively inside each one.
+
+    Raises:
+        ConfigError: ``root`` is not a folder, has a subfolder that is not a digit or images
+            outside the digit subfolders, or holds no image at all.
+
+    """
+    folder = _folder(root, what)
+    files: list[str] = []
+    labels: list[int] = []
+    skipped = 0
+    extensions = image_extensions()
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if entry.name not in CLASS_NAMES:
+                raise ConfigError(
+                    f"{what} {folder}: subfolder {entry.name!r} is not a digit; a labelled "
+                    "folder holds one subfolder per digit, 0/ to 9/"
+                )
+            found, passed = _walk(Path(entry.path))
+            files += [f"{entry.name}/{name}" for name in found]
+            labels += [int(entry.name)] * len(found)
+            skipped += passed
+        elif Path(entry.name).suffix.lower() in extensions:
+            raise ConfigError(
+                f"{what} {folder}: image {entry.name!r} is not in a digit subfolder (0/ to 9/), "
+                "so its label is unknown; move it, or use predict_dir for unlabelled images"
+            )
+        else:
+            skipped += 1
+    if not files:
+        raise ConfigError(f"{what} {folder} holds no images in subfolders 0/ to 9/")
+    return Listing(files, labels, skipped)
+
+
+def _folder(root: str | Path, what: str) -> Path:
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(f"{what} {folder} {problem}")
+    return folder
+
+
+def _walk(folder: Path) -> tuple[list[str], int]:
+    """Relative paths of the image files under ``folder`` (sorted) and the count of other files."""
+    extensions = image_extensions()
+    files: list[str] = []
+    skipped = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        relative = Path(dirpath).relative_to(folder)
+        for name in filenames:
+            if name.startswith(".") or Path(name).suffix.lower() not in extensions:
+                skipped += 1
+            else:
+                files.append((relative / name).as_posix())
+    return sorted(files), skipped
+
+
+class FolderItem(NamedTuple):
+    """One file, decoded: its pixels (zeros if it failed), label, name and failure reason."""
+
+    image: Tensor
+    label: int
+    name: str
+    error: str
+
+
+class FolderBatch(NamedTuple):
+    """A batch of files: the usable images, and the files that failed with their reasons."""
+
+    images: Tensor
+    """``(B, 1, 28, 28)`` uint8 (normalised float32 once on the device)."""
+    labels: Tensor
+    """``(B,)`` int64 digits, ``UNLABELLED`` (-1) where unknown."""
+    names: list[str]
+    """Relative path of each image."""
+    failures: list[tuple[str, int, str]]
+    """``(name, label, reason)`` of each file that could not be used."""
+
+
+class FolderImages(Dataset[FolderItem]):
+    """Image files decoded and made MNIST-like on access (in DataLoader workers).
+
+    Args:
+        root: Folder the names are relative to.
+        listing: The files and their labels, from ``list_images`` or ``list_labelled``.
+        save_dir: If set, write each 28x28 image the model sees there, as PNG under the same
+            relative path.
+        max_pixels: Refuse images with more pixels than this (decompression bombs).
+
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        listing: Listing,
+        save_dir: str | Path | None = None,
+        max_pixels: int = MAX_PIXELS,
+    ) -> None:
+        self.root = Path(root)
+        self.files = listing.files
+        self.labels = listing.labels
+        self.save_dir = None if save_dir is None else Path(save_dir)
+        self.max_pixels = max_pixels
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> FolderItem:
+        name = self.files[index]
+        pixels = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+        error = ""
+        try:
+            pixels = load_digit(self.root / name, self.max_pixels)
+        except ImageError as err:
+            error = str(err)
+        except Exception as err:  # one odd file must not end a run over thousands
+            error = f"{type(err).__name__}: {err}"
+        if self.save_dir is not None and not error:
+            self._save(name, pixels)
+        return FolderItem(torch.from_numpy(pixels).unsqueeze(0), self.labels[index], name, error)
+
+    def _save(self, name: str, pixels: np.ndarray) -> None:
+        assert self.save_dir is not None
+        target = self.save_dir / name
+        if target.suffix.lower() != ".png":
+            target = target.with_name(target.name + ".png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(target)
+
+
+def collate_folder(items: Sequence[FolderItem]) -> FolderBatch:
+    """Stack the usable images of ``items``; list the failed files apart, with their reasons."""
+    good = [item for item in items if not item.error]
+    images = (
+        torch.stack([item.image for item in good])
+        if good
+        else torch.zeros(0, 1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
+    )
+    return FolderBatch(
+        images=images,
+        labels=torch.tensor([item.label for item in good], dtype=torch.long),
+        names=[item.name for item in good],
+        failures=[(item.name, item.label, item.error) for item in items if item.error],
+    )

@@ -1,0 +1,293 @@
+"""Turn any image of a digit into what MNIST looks like: a light digit on black, centred, 28x28.
+
+    from mnist_lit.preprocess import load_digit
+    pixels = load_digit("photo.jpg")  # (28, 28) uint8, ready for data.normalize()
+
+MNIST digits were made by scaling each digit's bounding box to fit 20x20 (keeping its aspect ratio)
+and placing it in 28x28 so that its centre of mass is at the centre. A photo, scan or canvas
+drawing fed to the network as a plain resize scores near chance; this module repeats MNIST's
+recipe on it, after undoing what differs in users' images:
+
+1. decode safely: a pixel limit against decompression bombs, EXIF orientation, the first frame;
+2. flatten every Pillow mode to grey levels in [0, 1]; transparent areas take a colour that sets
+   the opaque part apart (canvas strokes) or continues it (a photo with transparent corners);
+3. estimate the paper as a smooth surface (a robust quadratic fit), so uneven lighting and tinted
+   paper do not become ink, and subtract it; the side the far-off pixels lie on is the ink, so
+   dark-on-light and light-on-dark both work; noise below a few standard deviations is dropped;
+4. drop specks much smaller than the digit; if the digit is small in a large picture, repeat 3
+   on a detailed crop around it;
+5. crop to the digit, scale it to fit 20x20, brighten its strongest stroke to white, and place it
+   by its centre of mass.
+
+The network's normalisation (``mean``/``std``) is applied afterwards, by ``data.normalize``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+from mnist_lit.constants import IMAGE_SIZE
+from mnist_lit.errors import DataError
+
+DIGIT_BOX = 20
+"""Side of the box the digit's bounding box is scaled to fit, as in MNIST."""
+
+CENTRE = 14.0
+"""Row and column of the centre of mass of MNIST digits (the mean over the test set is 13.99, 14.01)."""
+
+MAX_PIXELS = 64_000_000
+"""Default pixel limit: a 50-megapixel photo passes, a decompression bomb does not."""
+
+WORK_SIZE = 160
+"""Longest side at which the paper and the ink are found; larger images are reduced to it first."""
+
+DETAIL_SIZE = 1024
+"""Longest side kept of large images, to look again at a digit that is small in the picture."""
+
+MIN_CONTRAST = 0.1
+"""Ink must differ from the paper by this much (of the full grey range) beyond the noise."""
+
+NOISE_FLOOR = 0.03
+"""Residuals below this (about 8 grey levels) are never ink, even in a noiseless image."""
+
+SPECK_FRACTION = 0.02
+"""Connected ink regions lighter than this fraction of the heaviest one are dropped as specks."""
+
+_HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+class ImageError(DataError):
+    """One image cannot be turned into a digit; the message says why (one line)."""
+
+
+def load_digit(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read an image file and return it as an MNIST-like digit.
+
+    Args:
+        path: Any image Pillow reads (PNG, JPEG, BMP, GIF, TIFF, WebP, ...).
+        max_pixels: Refuse images with more pixels than this before decoding them.
+
+    Returns:
+        ``(28, 28)`` uint8 array, 0 = background, 255 = the strongest ink.
+
+    Raises:
+        ImageError: The file is empty, not an image, truncated, too large or holds no digit.
+
+    """
+    with warnings.catch_warnings():  # Pillow warns about odd but readable files: we read them
+        warnings.simplefilter("ignore")
+        image = _open(Path(path), max_pixels)
+    return preprocess(image)
+
+
+def _open(path: Path, max_pixels: int) -> Image.Image:
+    """Decode ``path``: size checked before decoding, JPEG decoded at a reduced scale, EXIF applied."""
+    if path.stat().st_size == 0:
+        raise ImageError("empty file")
+    try:
+        image = Image.open(path)
+    except UnidentifiedImageError:
+        raise ImageError("not an image Pillow can read") from None
+    except Image.DecompressionBombError as err:  # beyond twice Pillow's own limit
+        raise ImageError(f"over the limit of Pillow: {err}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{width}x{height} pixels is over the limit of {max_pixels:,} (decompression bomb?); "
+            "raise max_pixels if the image is genuine"
+        )
+    if width == 0 or height == 0:
+        raise ImageError(f"image of size {width}x{height}")
+    try:
+        if image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale when that is still large
+            image.draft("L" if image.mode == "L" else "RGB", (DETAIL_SIZE, DETAIL_SIZE))
+        transposed = ImageOps.exif_transpose(image)  # decodes the (first frame of the) image
+        (transposed or image).load()
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageError(f"cannot decode: {err}") from None
+    return transposed or image
+
+
+def preprocess(image: Image.Image) -> np.ndarray:
+    """Turn a decoded image of one digit into an MNIST-like ``(28, 28)`` uint8 array.
+
+    Args:
+        image: Any Pillow image: modes L, RGB, RGBA, LA, P (with transparency), I;16, I, F,
+            CMYK, 1, ...; dark ink on light paper or light on dark; any size.
+
+    Raises:
+        ImageError: No ink stands out from the background (a blank or nearly uniform image).
+
+    """
+    grey = _grey(image)  # (H, W) float32 in [0, 1], at most DETAIL_SIZE on its longest side
+    work, scale = _shrink(grey, WORK_SIZE)
+    ink = _drop_specks(_ink(work))  # (h, w) >= 0, 0 = background
+    top, bottom, left, right = _bounds(ink)
+    side = max(bottom - top, right - left)
+    if scale < 1 and side < WORK_SIZE // 3:
+        # A small digit in a large picture: look again at it and its surroundings in detail.
+        rows = slice(max(0, int((top - side) / scale)), int((bottom + side) / scale) + 1)
+        cols = slice(max(0, int((left - side) / scale)), int((right + side) / scale) + 1)
+        ink = _drop_specks(_ink(_shrink(grey[rows, cols], WORK_SIZE)[0]))
+    return _place(_crop(ink))
+
+
+def _grey(image: Image.Image) -> np.ndarray:
+    """Grey levels in [0, 1] of ``image`` (at most ``DETAIL_SIZE``), with transparency flattened."""
+    if image.mode in _HIGH_DEPTH_MODES:
+        values = np.asarray(image, dtype=np.float32)
+        top = float(values.max(initial=0.0))
+        scale = 1.0 if top <= 1 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+        return np.asarray(_reduce_image(Image.fromarray(values / scale)), dtype=np.float32)
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        la = _reduce_image(image.convert("RGBA").convert("LA"))
+        grey_alpha = np.asarray(la, dtype=np.float32) / 255  # (H, W, 2)
+        return _flatten_alpha(grey_alpha[..., 0], grey_alpha[..., 1])
+    try:
+        grey = image.convert("L")
+    except ValueError:
+        raise ImageError(f"unsupported colour mode {image.mode}") from None
+    return np.asarray(_reduce_image(grey), dtype=np.float32) / 255
+
+
+def _reduce_image(image: Image.Image, limit: int = DETAIL_SIZE) -> Image.Image:
+    """Shrink ``image`` (area averaging) so that its longest side is at most ``limit``."""
+    width, height = image.size
+    scale = limit / max(width, height)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image.resize(size, Image.Resampling.BOX)
+
+
+def _shrink(grey: np.ndarray, limit: int) -> tuple[np.ndarray, float]:
+    """``grey`` shrunk to at most ``limit`` on its longest side, and the scale applied (<= 1)."""
+    scale = min(1.0, limit / max(grey.shape))
+    if scale == 1:
+        return grey, scale
+    image = _reduce_image(Image.fromarray(np.ascontiguousarray(grey, dtype=np.float32)), limit)
+    return np.asarray(image, dtype=np.float32), scale
+
+
+def _flatten_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite over a background chosen from what the opaque pixels are.
+
+    Few opaque pixels (a canvas export: strokes on a transparent background) are the drawing: the
+    background takes the opposite extreme of their colour, so black strokes on transparent black
+    still show. Mostly opaque pixels are the paper: holes take the paper's colour.
+    """
+    if alpha.min() > 0.98:
+        return grey
+    opaque = alpha > 0.5
+    if not opaque.any():
+        opaque = alpha > 0
+    if not opaque.any():  # fully transparent: nothing drawn
+        return np.zeros_like(grey)
+    drawn = float(np.median(grey[opaque]))
+    strokes = opaque.mean() < 0.5
+    background = (1.0 if drawn < 0.5 else 0.0) if strokes else drawn
+    flat: np.ndarray = alpha * grey + (1 - alpha) * background
+    return flat
+
+
+def _ink(grey: np.ndarray) -> np.ndarray:
+    """Ink strength per pixel: distance from the fitted paper, on the side the digit lies on."""
+    background, noise = _background(grey)
+    residual = grey - background
+    threshold = max(4 * noise, NOISE_FLOOR)
+    light = np.clip(residual - threshold, 0, None)  # light ink on dark paper (MNIST)
+    dark = np.clip(-residual - threshold, 0, None)  # dark ink on light paper (most photos)
+    ink: np.ndarray = light if light.sum() >= dark.sum() else dark
+    if ink.max(initial=0.0) < MIN_CONTRAST or np.count_nonzero(ink) < 2:
+        raise ImageError("no digit found: the image is blank or has too little contrast")
+    return ink
+
+
+def _background(grey: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fit the paper as a smooth surface, ignoring the ink; return it and the noise's std.
+
+    Starting from the median grey level (most pixels are paper), a quadratic in x and y (a
+    constant for small images) is fitted by least squares to the sample points near the current
+    surface (within 3 robust standard deviations; at most 48 x 48 points), until the set of
+    points stops changing: the ink, far from the paper, never pulls the fit.
+    """
+    level = float(np.median(grey))
+    if np.count_nonzero(np.abs(grey - level) < 1e-3) >= grey.size // 2:
+        # Most pixels share one exact level (a canvas, an MNIST export, a clean scan): no fit.
+        return np.full_like(grey, level), 0.0
+    height, width = grey.shape
+    step = max(1, max(height, width) // 48)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    ys, xs = ys / max(height - 1, 1) * 2 - 1, xs / max(width - 1, 1) * 2 - 1  # [-1, 1]
+    terms = [np.ones_like(xs)]
+    if min(height, width) >= 24:
+        terms += [xs, ys, xs * xs, xs * ys, ys * ys]
+    design = np.stack(terms, axis=-1)  # (H, W, T)
+    sample_design = design[::step, ::step].reshape(-1, len(terms))
+    sample = grey[::step, ::step].reshape(-1)
+    # Start from the median (most pixels are paper), then fit the surface to the points near it.
+    coef = np.zeros(len(terms), dtype=np.float32)
+    coef[0] = level
+    inliers = np.ones(len(sample), dtype=bool)
+    sigma = 0.0
+    for _ in range(5):
+        residual = sample - sample_design @ coef
+        centre = float(np.median(residual[inliers]))
+        sigma = 1.4826 * float(np.median(np.abs(residual[inliers] - centre)))
+        keep = np.abs(residual - centre) <= max(3 * sigma, 0.02)
+        if keep.sum() < 3 * len(terms) or np.array_equal(keep, inliers):
+            break
+        inliers = keep
+        coef = np.linalg.lstsq(sample_design[inliers], sample[inliers], rcond=None)[0]
+    return design @ coef, sigma
+
+
+def _drop_specks(ink: np.ndarray) -> np.ndarray:
+    """Remove connected ink regions far lighter than the heaviest one (noise, dust)."""
+    labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3)))
+    if count <= 1:
+        return ink
+    mass = ndimage.sum_labels(ink, labels, index=np.arange(1, count + 1))
+    keep = np.concatenate([[False], mass >= SPECK_FRACTION * mass.max()])
+    return np.where(keep[labels], ink, 0).astype(np.float32)
+
+
+def _bounds(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """Top, bottom, left and right (exclusive) of the pixels with ink."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _crop(ink: np.ndarray) -> np.ndarray:
+    """Crop to the digit, scale it to fit ``DIGIT_BOX`` x ``DIGIT_BOX``, make the strongest ink 1."""
+    top, bottom, left, right = _bounds(ink)
+    box = ink[top:bottom, left:right]
+    height, width = box.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if size != (width, height):
+        image = Image.fromarray(np.ascontiguousarray(box, dtype=np.float32))
+        box = np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.float32)
+    box = np.clip(box, 0, None)
+    scaled: np.ndarray = box / max(float(box.max()), 1e-6)
+    return scaled
+
+
+def _place(digit: np.ndarray) -> np.ndarray:
+    """Paste ``digit`` into a black 28x28 image with its centre of mass at ``CENTRE``."""
+    height, width = digit.shape
+    total = float(digit.sum())
+    cy = float((digit.sum(axis=1) * np.arange(height)).sum()) / total
+    cx = float((digit.sum(axis=0) * np.arange(width)).sum()) / total
+    top = min(max(round(CENTRE - cy), 0), IMAGE_SIZE - height)
+    left = min(max(round(CENTRE - cx), 0), IMAGE_SIZE - width)
+    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    out[top : top + height, left : left + width] = digit
+    return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8)

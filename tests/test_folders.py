@@ -1,0 +1,166 @@
+"""`predict` on a folder of the user's own images and `test` on a labelled folder, via the CLI."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_lit.folders import list_images
+
+from .conftest import TinyMNIST
+from .test_cli import cli_args, expect_error, run
+from .test_preprocess import BAD_FILES, stroke_digit, transparent_strokes
+
+
+def dark_on_white() -> Image.Image:
+    return Image.eval(stroke_digit(), lambda v: 255 - v)
+
+
+GOOD = {
+    "ok/первый 1.png": lambda p: dark_on_white().save(p),
+    "ok/two.jpg": lambda p: dark_on_white().convert("RGB").save(p, quality=90),
+    "nested/deep/Three.BMP": lambda p: stroke_digit().save(p),
+    "canvas.png": lambda p: transparent_strokes((0, 0, 0)).save(p),
+}
+BAD = {
+    **{name: reason for name, (_, reason) in BAD_FILES.items()},
+    "blank.png": "no digit found",
+}
+
+
+def make_mixed_folder(root: Path) -> None:
+    """Good images in nested folders, every kind of bad file, and files that are not images."""
+    for name, write in GOOD.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write(root / name)
+    for name, (content, _) in BAD_FILES.items():
+        (root / name).write_bytes(content)
+    Image.new("L", (100, 100), 255).save(root / "blank.png")
+    (root / "readme.txt").write_text("my digits")
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / ".thumbnails").mkdir()
+    Image.new("L", (10, 10)).save(root / ".thumbnails" / "x.png")
+
+
+@pytest.fixture
+def checkpoint_args(tiny_mnist: TinyMNIST, tmp_path: Path) -> list[str]:
+    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
+    return ["--ckpt_path", "last"]
+
+
+def test_listing_skips_what_is_not_an_image(tmp_path: Path) -> None:
+    make_mixed_folder(tmp_path)
+    listing = list_images(tmp_path)
+    assert listing.files == sorted([*GOOD, *BAD])
+    assert listing.skipped == 2  # readme.txt and .DS_Store; hidden folders are not entered
+
+
+def test_predict_on_a_folder_reports_every_file(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    checkpoint_args: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "my digits"
+    folder.mkdir()
+    make_mixed_folder(folder)
+    out_csv = tmp_path / "out" / "preds.csv"
+    seen = tmp_path / "seen"
+    capsys.readouterr()
+    run(
+        "predict", tiny_mnist, tmp_path, *checkpoint_args,
+        "--data.predict_dir", str(folder),
+        "--data.mirror", str(tmp_path / "no-mnist-here"),  # MNIST is not needed to predict
+        "--data.download", "false",
+        "--data.save_preprocessed", str(seen),
+        "--predictions", str(out_csv),
+    )  # fmt: skip
+    rows = {row["path"]: row for row in csv.DictReader(out_csv.open(encoding="utf-8"))}
+    assert sorted(rows) == sorted([*GOOD, *BAD])
+    for name in GOOD:
+        assert rows[name]["error"] == "" and rows[name]["prediction"] in "0123456789"
+        assert sum(float(rows[name][f"p{d}"]) for d in range(10)) == pytest.approx(1, abs=1e-4)
+    for name, reason in BAD.items():
+        assert reason in rows[name]["error"] and rows[name]["prediction"] == ""
+    captured = capsys.readouterr()
+    assert f"Found 9 images in {folder} (2 other files skipped)" in captured.err
+    assert f"Wrote 9 rows to {out_csv}" in captured.out
+    assert "predicted: 4 images" in captured.out
+    assert "could not be used: 5 files" in captured.out
+    # the images the model saw, as 28x28 PNGs under the same names
+    saved = sorted(p.relative_to(seen).as_posix() for p in seen.rglob("*.png"))
+    assert saved == sorted(
+        ["ok/первый 1.png", "ok/two.jpg.png", "nested/deep/Three.BMP.png", "canvas.png"]
+    )
+    assert Image.open(seen / "canvas.png").size == (28, 28)
+
+
+def make_labelled_folder(root: Path) -> None:
+    """Three images of digit 4, one of digit 7 (the "4" stroke turned), a bad file in 4/."""
+    (root / "4").mkdir(parents=True)
+    (root / "7" / "batch one").mkdir(parents=True)
+    for i in range(3):
+        dark_on_white().save(root / "4" / f"four {i}.png")
+    dark_on_white().rotate(90).save(root / "7" / "batch one" / "seven.png")
+    (root / "4" / "broken.png").write_bytes(b"")
+    (root / "notes.txt").write_text("drawn on 2026-11-23")
+
+
+def test_test_on_a_labelled_folder(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    checkpoint_args: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "custom"
+    make_labelled_folder(folder)
+    capsys.readouterr()
+    test = run("test", tiny_mnist, tmp_path, *checkpoint_args, "--data.custom_dir", str(folder))
+    assert "test/acc" in test.trainer.callback_metrics
+    captured = capsys.readouterr()
+    table = captured.out[captured.out.index("digit  accuracy   images") :]
+    counts = {line.split()[0]: line.split()[-1] for line in table.splitlines()[2:13]}
+    assert counts["4"] == "3" and counts["7"] == "1" and counts["0"] == "0"
+    assert counts["all"] == "4"
+    assert "Confusion matrix" in captured.out
+    assert "1 files of" in captured.err and "4/broken.png: empty file" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({"cats/a.png": True}, "subfolder 'cats' is not a digit"),
+        ({"a.png": True, "3/b.png": True}, "image 'a.png' is not in a digit subfolder"),
+        ({"3/notes.txt": False}, "holds no images in subfolders 0/ to 9/"),
+    ],
+)
+def test_badly_laid_out_labelled_folders_are_refused(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    layout: dict[str, bool],
+    message: str,
+) -> None:
+    folder = tmp_path / "custom"
+    for name, image in layout.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        if image:
+            Image.fromarray(np.zeros((5, 5), np.uint8)).save(folder / name)
+        else:
+            (folder / name).write_text("x")
+    err = expect_error(
+        capsys, ["test", *cli_args(tiny_mnist, tmp_path, "--data.custom_dir", str(folder))]
+    )
+    assert message in err
+
+
+def test_missing_predict_dir_is_a_one_line_error(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = cli_args(tiny_mnist, tmp_path, "--data.predict_dir", str(tmp_path / "nowhere"))
+    err = expect_error(capsys, ["predict", *args])
+    assert f"predict_dir {tmp_path / 'nowhere'} does not exist" in err
