@@ -99,7 +99,7 @@ def main() -> None:
         correct = sum(row["prediction"] == row["path"].split("/")[0] for row in rows)
         main_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         worker_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        model = cli.model.eval()
+        model = cli.model.eval().to(memory_format=torch.channels_last)  # as predict runs it
         reference_model = model_only(model, images, args.batch_size)
         reference_pre = preprocess_only(paths[:2000])
 

@@ -134,6 +134,18 @@ class MNISTLightningCLI(LightningCLI):
                 _print(f"Normalisation of the checkpoint: data.{key} = {hparams[key]}")
                 config.data[key] = hparams[key]
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        """Run the subcommand; restore torch's thread count even if it fails.
+
+        The datamodule lends cores from the model to the workers that decode image folders and
+        gives them back in ``teardown``, which Lightning skips when a run raises.
+        """
+        threads = torch.get_num_threads()
+        try:
+            super()._run_subcommand(subcommand)
+        finally:
+            torch.set_num_threads(threads)
+
     def after_instantiate_classes(self) -> None:
         """Print the compute device, as the reference system does."""
         _print(describe_device(self.trainer))

@@ -243,13 +243,14 @@ class MNISTDataModule(LightningDataModule):
             train_idx = rest_idx[balanced_subset(labels[rest_idx], size, generator)]
             self.train_set = TensorImages(images[train_idx], labels[train_idx])
             self.val_set = TensorImages(images[val_idx], labels[val_idx])
+        if stage == "test":
+            self.failures = []
         if stage == "test" and self.test_set is None:
             self.test_set = (
                 self._folder(self.custom_dir, labelled=True)
                 if self.custom_dir is not None
                 else TensorImages(*self._load(train=False))
             )
-            self.failures = []
         if stage == "predict" and self.predict_set is None:
             if self.predict_dir is not None:
                 self.predict_set = self._folder(self.predict_dir, labelled=False)
@@ -261,7 +262,7 @@ class MNISTDataModule(LightningDataModule):
     def _folder(self, root: str, labelled: bool) -> FolderImages:
         """List a folder of the user's images (and say what was found)."""
         listing = list_labelled(root) if labelled else list_images(root)
-        skipped = f" ({listing.skipped:,} other files skipped)" if listing.skipped else ""
+        skipped = f" ({_files(listing.skipped)} of other kinds skipped)" if listing.skipped else ""
         log.info(f"Found {len(listing.files):,} images in {root}{skipped}")
         return FolderImages(root, listing, self.save_preprocessed, self.max_pixels)
 
@@ -302,7 +303,7 @@ class MNISTDataModule(LightningDataModule):
         folder = isinstance(dataset, FolderImages)
         workers = self.num_workers
         if workers is None:
-            workers = min(os.cpu_count() or 1, MAX_AUTO_WORKERS) if folder else 0
+            workers = min(_cpu_count(), MAX_AUTO_WORKERS) if folder else 0
         if folder and workers > 0 and self._threads is None:
             # The workers decode on their own cores; the model gets the rest, at least one.
             # (2 cores: 2,150 images/s end to end with 1 model thread, 1,850 with 2.)
@@ -340,9 +341,21 @@ class MNISTDataModule(LightningDataModule):
                 f"\n  ... and {len(self.failures) - 20:,} more" if len(self.failures) > 20 else ""
             )
             log.warning(
-                f"{len(self.failures):,} files of {self.custom_dir} could not be used and are "
-                f"not counted in the accuracy:{shown}{more}"
+                f"{_files(len(self.failures))} of {self.custom_dir} could not be used and "
+                f"{'is' if len(self.failures) == 1 else 'are'} not counted in the accuracy:"
+                f"{shown}{more}"
             )
+
+
+def _files(count: int) -> str:
+    return f"{count:,} file" + ("" if count == 1 else "s")
+
+
+def _cpu_count() -> int:
+    """CPU cores this process may use (its affinity, e.g. a container's share), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def _check_sizes(train_size: int | None, val_size: int, available: int, what: str) -> None:

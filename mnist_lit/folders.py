@@ -185,12 +185,12 @@ class FolderImages(Dataset[FolderItem]):
         error = ""
         try:
             pixels = load_digit(self.root / name, self.max_pixels)
+            if self.save_dir is not None:
+                self._save(name, pixels)
         except ImageError as err:
             error = str(err)
-        except Exception as err:  # one odd file must not end a run over thousands
+        except Exception as err:  # one odd file (or a failed save) must not end the run
             error = f"{type(err).__name__}: {err}"
-        if self.save_dir is not None and not error:
-            self._save(name, pixels)
         return FolderItem(torch.from_numpy(pixels).unsqueeze(0), self.labels[index], name, error)
 
     def _save(self, name: str, pixels: np.ndarray) -> None:

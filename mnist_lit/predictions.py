@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.errors import ConfigError
 from mnist_lit.folders import UNLABELLED, FolderBatch
 
 FILE_NAME = "predictions.csv"
@@ -50,9 +51,14 @@ class PredictionWriter(BasePredictionWriter):
         """Open a hidden ``.part`` file next to the target and write the header."""
         run_dir = Path(trainer.log_dir or trainer.default_root_dir)
         self.written = Path(self.path) if self.path is not None else run_dir / FILE_NAME
+        if self.written.is_dir():
+            raise ConfigError(f"--predictions {self.written} is a folder; give a file name")
         self._part = self.written.with_name(f".{self.written.name}.part")
         self._part.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self._part, "w", newline="")  # noqa: SIM115 (closed in on_predict_end)
+        # UTF-8 whatever the platform; file names that are not valid UTF-8 are escaped.
+        self._file = open(  # noqa: SIM115 (closed in on_predict_end)
+            self._part, "w", newline="", encoding="utf-8", errors="backslashreplace"
+        )
         self._writer = csv.writer(self._file)
         self._writer.writerow(COLUMNS)
         self._digits.clear()

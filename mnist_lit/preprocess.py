@@ -59,7 +59,7 @@ SPECK_FRACTION = 0.02
 """Connected ink regions lighter than this fraction of the heaviest one are dropped as specks."""
 
 _HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
-_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa")
 
 
 class ImageError(DataError):
@@ -95,12 +95,12 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
     except UnidentifiedImageError:
         raise ImageError("not an image Pillow can read") from None
     except Image.DecompressionBombError as err:  # beyond twice Pillow's own limit
-        raise ImageError(f"over the limit of Pillow: {err}") from None
+        raise ImageError(f"over the limit of Pillow (about 179 megapixels): {err}") from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
             f"{width}x{height} pixels is over the limit of {max_pixels:,} (decompression bomb?); "
-            "raise max_pixels if the image is genuine"
+            "raise max_pixels if the image is genuine (up to Pillow's own limit, ~179 megapixels)"
         )
     if width == 0 or height == 0:
         raise ImageError(f"image of size {width}x{height}")
@@ -125,7 +125,12 @@ def preprocess(image: Image.Image) -> np.ndarray:
         ImageError: No ink stands out from the background (a blank or nearly uniform image).
 
     """
-    grey = _grey(image)  # (H, W) float32 in [0, 1], at most DETAIL_SIZE on its longest side
+    if image.width == 0 or image.height == 0:
+        raise ImageError(f"image of size {image.width}x{image.height}")
+    try:
+        grey = _grey(image)  # (H, W) float32 in [0, 1], at most DETAIL_SIZE on its longest side
+    except ValueError as err:  # a mode Pillow cannot convert
+        raise ImageError(f"unsupported colour mode {image.mode}: {err}") from None
     work, scale = _shrink(grey, WORK_SIZE)
     ink = _drop_specks(_ink(work))  # (h, w) >= 0, 0 = background
     top, bottom, left, right = _bounds(ink)
@@ -141,19 +146,18 @@ def preprocess(image: Image.Image) -> np.ndarray:
 def _grey(image: Image.Image) -> np.ndarray:
     """Grey levels in [0, 1] of ``image`` (at most ``DETAIL_SIZE``), with transparency flattened."""
     if image.mode in _HIGH_DEPTH_MODES:
-        values = np.asarray(image, dtype=np.float32)
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0, posinf=0, neginf=0)
+        if values.min(initial=0.0) < 0 or values.max(initial=0.0) > 65535:
+            values -= values.min()  # signed or offset 32-bit images
         top = float(values.max(initial=0.0))
-        scale = 1.0 if top <= 1 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+        # the smallest usual range that holds the values: 8-, 10-, 12- or 16-bit, else their own
+        scale = next((r for r in (1.0, 255.0, 1023.0, 4095.0, 65535.0) if top <= r), top)
         return np.asarray(_reduce_image(Image.fromarray(values / scale)), dtype=np.float32)
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
         la = _reduce_image(image.convert("RGBA").convert("LA"))
         grey_alpha = np.asarray(la, dtype=np.float32) / 255  # (H, W, 2)
         return _flatten_alpha(grey_alpha[..., 0], grey_alpha[..., 1])
-    try:
-        grey = image.convert("L")
-    except ValueError:
-        raise ImageError(f"unsupported colour mode {image.mode}") from None
-    return np.asarray(_reduce_image(grey), dtype=np.float32) / 255
+    return np.asarray(_reduce_image(image.convert("L")), dtype=np.float32) / 255
 
 
 def _reduce_image(image: Image.Image, limit: int = DETAIL_SIZE) -> Image.Image:
@@ -212,14 +216,17 @@ def _ink(grey: np.ndarray) -> np.ndarray:
 def _background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     """Fit the paper as a smooth surface, ignoring the ink; return it and the noise's std.
 
-    Starting from the median grey level (most pixels are paper), a quadratic in x and y (a
-    constant for small images) is fitted by least squares to the sample points near the current
-    surface (within 3 robust standard deviations; at most 48 x 48 points), until the set of
-    points stops changing: the ink, far from the paper, never pulls the fit.
+    Starting from the grey level of the image's edge (paper, even when a bold digit covers
+    most of the image), a quadratic in x and y (a constant for small images) is fitted by least
+    squares to the sample points near the current surface (within 3 robust standard deviations;
+    at most 48 x 48 points), until the set of points stops changing: the ink, far from the
+    paper, never pulls the fit.
     """
-    level = float(np.median(grey))
-    if np.count_nonzero(np.abs(grey - level) < 1e-3) >= grey.size // 2:
-        # Most pixels share one exact level (a canvas, an MNIST export, a clean scan): no fit.
+    edge = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
+    level = float(np.median(edge))
+    edge_sigma = 1.4826 * float(np.median(np.abs(edge - level)))
+    if edge_sigma < 1e-3:
+        # A flat paper (a canvas, an MNIST export, a clean scan): nothing to fit.
         return np.full_like(grey, level), 0.0
     height, width = grey.shape
     step = max(1, max(height, width) // 48)
@@ -231,20 +238,21 @@ def _background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     design = np.stack(terms, axis=-1)  # (H, W, T)
     sample_design = design[::step, ::step].reshape(-1, len(terms))
     sample = grey[::step, ::step].reshape(-1)
-    # Start from the median (most pixels are paper), then fit the surface to the points near it.
+    # Start from the edge's level and spread, then fit the surface to the points near it.
     coef = np.zeros(len(terms), dtype=np.float32)
     coef[0] = level
-    inliers = np.ones(len(sample), dtype=bool)
-    sigma = 0.0
-    for _ in range(5):
+    centre, sigma = 0.0, edge_sigma
+    inliers = np.zeros(len(sample), dtype=bool)
+    for _ in range(6):
         residual = sample - sample_design @ coef
-        centre = float(np.median(residual[inliers]))
-        sigma = 1.4826 * float(np.median(np.abs(residual[inliers] - centre)))
         keep = np.abs(residual - centre) <= max(3 * sigma, 0.02)
         if keep.sum() < 3 * len(terms) or np.array_equal(keep, inliers):
             break
         inliers = keep
         coef = np.linalg.lstsq(sample_design[inliers], sample[inliers], rcond=None)[0]
+        residual = sample[inliers] - sample_design[inliers] @ coef
+        centre = float(np.median(residual))
+        sigma = 1.4826 * float(np.median(np.abs(residual - centre)))
     return design @ coef, sigma
 
 

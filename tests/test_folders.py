@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.folders import list_images
 
 from .conftest import TinyMNIST
@@ -82,12 +83,12 @@ def test_predict_on_a_folder_reports_every_file(
     rows = {row["path"]: row for row in csv.DictReader(out_csv.open(encoding="utf-8"))}
     assert sorted(rows) == sorted([*GOOD, *BAD])
     for name in GOOD:
-        assert rows[name]["error"] == "" and rows[name]["prediction"] in "0123456789"
+        assert rows[name]["error"] == "" and rows[name]["prediction"] in CLASS_NAMES
         assert sum(float(rows[name][f"p{d}"]) for d in range(10)) == pytest.approx(1, abs=1e-4)
     for name, reason in BAD.items():
         assert reason in rows[name]["error"] and rows[name]["prediction"] == ""
     captured = capsys.readouterr()
-    assert f"Found 9 images in {folder} (2 other files skipped)" in captured.err
+    assert f"Found 9 images in {folder} (2 files of other kinds skipped)" in captured.err
     assert f"Wrote 9 rows to {out_csv}" in captured.out
     assert "predicted: 4 images" in captured.out
     assert "could not be used: 5 files" in captured.out
@@ -127,7 +128,7 @@ def test_test_on_a_labelled_folder(
     assert counts["4"] == "3" and counts["7"] == "1" and counts["0"] == "0"
     assert counts["all"] == "4"
     assert "Confusion matrix" in captured.out
-    assert "1 files of" in captured.err and "4/broken.png: empty file" in captured.err
+    assert "1 file of" in captured.err and "4/broken.png: empty file" in captured.err
 
 
 @pytest.mark.parametrize(
@@ -164,3 +165,19 @@ def test_missing_predict_dir_is_a_one_line_error(
     args = cli_args(tiny_mnist, tmp_path, "--data.predict_dir", str(tmp_path / "nowhere"))
     err = expect_error(capsys, ["predict", *args])
     assert f"predict_dir {tmp_path / 'nowhere'} does not exist" in err
+
+
+def test_predictions_path_that_is_a_folder_is_refused(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    checkpoint_args: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    dark_on_white().save(folder / "a.png")
+    args = ["--data.predict_dir", str(folder), "--predictions", str(tmp_path)]
+    err = expect_error(
+        capsys, ["predict", *cli_args(tiny_mnist, tmp_path, *checkpoint_args, *args)]
+    )
+    assert f"--predictions {tmp_path} is a folder; give a file name" in err

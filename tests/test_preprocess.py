@@ -83,6 +83,18 @@ def sixteen_bit() -> Image.Image:
     return Image.fromarray(pixels)
 
 
+def twelve_bit() -> Image.Image:
+    """Dark ink on light paper in 12-bit values (0-4095) stored in a 16-bit image."""
+    pixels = 4095 - np.asarray(stroke_digit(), dtype=np.uint16) * 16
+    return Image.fromarray(pixels)
+
+
+def float_with_nan() -> Image.Image:
+    pixels = np.asarray(stroke_digit(), dtype=np.float32) / 255
+    pixels[0, :5] = np.nan  # a float TIFF with missing values
+    return Image.fromarray(pixels)
+
+
 VARIANTS = {
     "dark ink on white": lambda: Image.eval(stroke_digit(), lambda v: 255 - v),
     "tinted noisy uneven paper": lambda: ink_on_paper(stroke_digit(), (235, 215, 160), noise=8),
@@ -101,6 +113,8 @@ VARIANTS = {
     "1-bit BMP": lambda: saved(stroke_digit().convert("1"), "BMP"),
     "GIF": lambda: saved(Image.eval(stroke_digit(), lambda v: 255 - v), "GIF"),
     "16-bit TIFF": lambda: saved(sixteen_bit(), "TIFF"),
+    "12-bit PNG": lambda: saved(twelve_bit(), "PNG"),
+    "F with NaN": float_with_nan,
     "RGBA WebP": lambda: saved(transparent_strokes((0, 0, 0)), "WEBP", lossless=True),
     "RGB JPEG": lambda: saved(ink_on_paper(stroke_digit(), (250, 250, 245), noise=3), "JPEG"),
 }
@@ -118,6 +132,18 @@ def test_every_kind_of_input_gives_the_same_digit(name: str) -> None:
     out = preprocess(image)
     minimum = 0.7 if name == "8x8 scan" else 0.9  # 8x8 pixels keep only a blur of the strokes
     assert similarity(out, REFERENCE) > minimum, name
+
+
+def test_a_bold_digit_filling_most_of_the_image_keeps_its_polarity() -> None:
+    # a thick dark "0" over more than half of a tight crop: the paper is what is at the edge
+    image = Image.new("L", (100, 100), 255)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([5, 2, 95, 98], fill=0)
+    draw.ellipse([35, 25, 65, 75], fill=255)
+    assert (np.asarray(image) < 128).mean() > 0.5
+    out = preprocess(image)
+    assert out[14, 14] < 30  # the hole of the 0 stays background
+    assert out[14, 6:9].mean() > 200 and out[14, 20:23].mean() > 200  # the ring is ink
 
 
 def test_transparent_canvas_is_not_a_black_square() -> None:
