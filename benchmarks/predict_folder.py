@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from mnist_lit.cli import main as cli_main
-from mnist_lit.data import MNISTDataModule, normalize
+from mnist_lit.data import MNISTDataModule, TensorImages, normalize
 from mnist_lit.device import cpu_model
 from mnist_lit.preprocess import load_digit
 from mnist_lit.synthetic import on_paper
@@ -70,7 +70,9 @@ def main() -> None:
 
     dm = MNISTDataModule(data_dir=args.data_dir, mirror=args.mirror)
     dm.prepare_data()
-    images, labels = dm._load(train=False)
+    dm.setup("test")
+    assert isinstance(dm.test_set, TensorImages)
+    images, labels = dm.test_set.images, dm.test_set.labels
     images, labels = images[: args.count], labels[: args.count]
     print(f"CPU: {cpu_model()}, {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from mnist_lit.checkpoints import resolve_checkpoint
 from mnist_lit.cli import DEFAULT_LOGGER_NAME
-from mnist_lit.data import MNISTDataModule, normalize
+from mnist_lit.data import MNISTDataModule, TensorImages, normalize
 from mnist_lit.device import cpu_model
 from mnist_lit.folders import FolderImages, collate_folder, list_labelled
 from mnist_lit.model import MNISTClassifier
@@ -108,7 +108,9 @@ def main() -> None:
     model = MNISTClassifier.load_from_checkpoint(checkpoint, map_location="cpu").eval()
     dm = MNISTDataModule(data_dir=args.data_dir, mirror=args.mirror)
     dm.prepare_data()
-    images, labels = dm._load(train=False)
+    dm.setup("test")
+    assert isinstance(dm.test_set, TensorImages)
+    images, labels = dm.test_set.images, dm.test_set.labels
     pick = np.random.default_rng(args.seed).choice(len(labels), args.count, replace=False)
     sets = mnist_sets(images.numpy()[pick], labels.numpy()[pick], args.seed)
     sets["printed"] = printed_set()
