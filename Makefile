@@ -1,6 +1,7 @@
 # Two commands on a fresh clone:
 #   make train ARGS="--data.mirror ../shared/data/mnist"   # set up, train the default model, test it
 #   make test                                               # set up, lint, type-check, run the tests
+#   make report ARGS="--data.mirror ../shared/data/mnist"  # figures and report.md of the best model
 # Both create the virtual environment .venv on first use.
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test lint clean
+.PHONY: install train report test lint clean
 
 install: $(STAMP)
 
@@ -28,6 +29,11 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(BIN)/python -m mnist_lit fit --config $(CONFIG) $(ARGS)
 	$(BIN)/python -m mnist_lit test --config $(CONFIG) $(ARGS) --ckpt_path best
+
+# Figures and report.md for the best checkpoint of the newest run (ARGS: data options only,
+# e.g. --data.mirror ../shared/data/mnist; see python -m mnist_lit.report --help)
+report: $(STAMP)
+	$(BIN)/python -m mnist_lit.report --ckpt_path best $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,7 +5,8 @@
     python -m mnist_lit predict --config configs/default.yaml --ckpt_path best --data.predict_dir my_digits/
 
 Adds to LightningCLI: checkpoint callbacks (the best by ``val/acc`` as ``--checkpoint.*``, and
-``last.ckpt`` after every epoch as ``--last_checkpoint.*``); ``--ckpt_path best|last`` resolved to
+``last.ckpt`` after every epoch as ``--last_checkpoint.*``); TensorBoard figures and
+hyperparameters (``--dashboards.*``); ``--ckpt_path best|last`` resolved to
 the newest run's files, in a new process too, with the model and normalisation it was trained
 with; the compute device printed at start; a predictions CSV for ``predict`` (``--predictions``
 sets its path); and one-line errors for mistakes a user can fix.
@@ -28,6 +29,7 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from lightning.pytorch.utilities import rank_zero_only
 
 from mnist_lit.checkpoints import BEST_PREFIX, LAST_NAME, load_checkpoint, resolve_checkpoint
+from mnist_lit.dashboards import Dashboards
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.device import describe_device
 from mnist_lit.errors import ConfigError, MnistLitError
@@ -70,16 +72,18 @@ class MNISTLightningCLI(LightningCLI):
     """LightningCLI for ``MNISTClassifier`` and ``MNISTDataModule`` with checkpoint conveniences."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        """Link the normalisation into the model; add the two checkpoint callbacks.
+        """Link the normalisation into the model; add the checkpoint and dashboard callbacks.
 
         ``--checkpoint.*`` keeps the best epoch by ``val/acc``; ``--last_checkpoint.*`` keeps
         ``last.ckpt``, rewritten after every epoch (Lightning's ``save_last`` only writes it when
-        a best checkpoint is written too).
+        a best checkpoint is written too). ``--dashboards.*`` sets the TensorBoard figures and
+        hyperparameters (``dashboards.py``).
         """
         parser.link_arguments("data.mean", "model.mean", apply_on="parse")
         parser.link_arguments("data.std", "model.std", apply_on="parse")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        parser.add_lightning_class_args(Dashboards, "dashboards")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",

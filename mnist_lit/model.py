@@ -5,7 +5,8 @@
 Logged keys: ``train/loss``, ``train/acc`` (per step), ``train/loss_epoch``, ``train/acc_epoch``,
 ``val/loss``, ``val/acc``, ``val/acc_digit_<d>``,
 ``test/loss``, ``test/acc``, ``test/acc_digit_<d>``. At the end of ``test`` a per-digit table and the
-confusion matrix are printed as well.
+confusion matrix are printed as well; ``confusion[stage]`` keeps the last confusion matrix of ``val``
+and ``test``, and the evaluation steps return their logits, for the figures of ``dashboards.py``.
 """
 
 from __future__ import annotations
@@ -83,13 +84,16 @@ class MNISTClassifier(LightningModule):
             metrics[f"{s}_acc_digit"] = MulticlassAccuracy(NUM_CLASSES, average=None)
             metrics[f"{s}_confmat"] = MulticlassConfusionMatrix(NUM_CLASSES)
         self.metrics = nn.ModuleDict(metrics)
+        # The confusion matrix of the last validation and test epoch, for figures and reports.
+        self.confusion: dict[str, Tensor] = {}
 
     def forward(self, x: Tensor) -> Tensor:
         """Map normalised images ``(B, 1, 28, 28)`` to logits ``(B, 10)``."""
         logits: Tensor = self.net(x)
         return logits
 
-    def _shared_step(self, batch: Batch, stage: str) -> Tensor | None:
+    def _shared_step(self, batch: Batch, stage: str) -> tuple[Tensor, Tensor] | None:
+        """Return the batch's loss and logits ``(B, 10)``, after updating and logging metrics."""
         images, labels = batch[0], batch[1]
         if len(labels) == 0:  # every file of a batch of a user's folder failed to load
             return None
@@ -102,27 +106,29 @@ class MNISTClassifier(LightningModule):
             batch_acc = accuracy(logits, labels)  # this batch's accuracy; also accumulates
             self._metric("train_loss").update(loss.detach(), len(labels))
             self.log_dict({"train/loss": loss, "train/acc": batch_acc}, prog_bar=True)
-            return loss
+            return loss, logits
         accuracy.update(logits, labels)
         self._metric(f"{stage}_acc_digit").update(logits, labels)
         self._metric(f"{stage}_confmat").update(logits, labels)
         self.log(f"{stage}/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(labels))
         self.log(f"{stage}/acc", accuracy, prog_bar=True, batch_size=len(labels))
-        return loss
+        return loss, logits
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         """One optimisation step on a batch; returns the cross-entropy loss."""
-        loss = self._shared_step(batch, "train")
-        assert loss is not None, "empty training batch"
-        return loss
+        out = self._shared_step(batch, "train")
+        assert out is not None, "empty training batch"
+        return out[0]
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        """Accumulate validation loss and metrics."""
-        self._shared_step(batch, "val")
+    def validation_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
+        """Accumulate validation loss and metrics; return the logits (for callbacks' figures)."""
+        out = self._shared_step(batch, "val")
+        return None if out is None else out[1].detach()
 
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        """Accumulate test loss and metrics."""
-        self._shared_step(batch, "test")
+    def test_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
+        """Accumulate test loss and metrics; return the logits (for callbacks' figures)."""
+        out = self._shared_step(batch, "test")
+        return None if out is None else out[1].detach()
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Return class probabilities ``(B, 10)`` for the images of a batch (``B`` may be 0)."""
@@ -185,6 +191,7 @@ class MNISTClassifier(LightningModule):
         confmat = confmat_metric.compute()  # (10, 10) counts, rows = true digit
         acc_digit.reset()
         confmat_metric.reset()
+        self.confusion[stage] = confmat.detach().cpu()
         self.log_dict({f"{stage}/acc_digit_{d}": acc for d, acc in enumerate(per_digit)})
         return per_digit, confmat
 

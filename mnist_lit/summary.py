@@ -1,10 +1,13 @@
-"""Plain-text tables of evaluation results, as printed at the end of ``test``."""
+"""Plain-text tables: evaluation results as printed at the end of ``test``, and the layer table."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.introspect import LayerRow
 
 
 def format_digit_table(per_digit_acc: Tensor, counts: Tensor) -> str:
@@ -40,3 +43,18 @@ def format_confusion_matrix(confmat: Tensor) -> str:
     return "\n".join(
         ["Confusion matrix (rows: true digit, columns: predicted digit)", header, *rows]
     )
+
+
+def format_layer_table(rows: Sequence[LayerRow]) -> str:
+    """Return the network's layers as a Markdown table: output shape per image and parameters.
+
+    Args:
+        rows: From ``introspect.layer_table``.
+
+    """
+    lines = ["| layer | type | output (C x H x W) | parameters |", "|---|---|---|---:|"]
+    for row in rows:
+        shape = " x ".join(map(str, row.output_shape))
+        lines.append(f"| {row.name} | {row.layer} | {shape} | {row.params:,d} |")
+    lines.append(f"| | **total** | | **{sum(row.params for row in rows):,d}** |")
+    return "\n".join(lines)

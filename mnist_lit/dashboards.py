@@ -1,0 +1,395 @@
+"""TensorBoard dashboards: the figures of ``plots.py`` and the hyperparameters with their metrics.
+
+    python -m mnist_lit fit --config configs/default.yaml --data.mirror ../shared/data/mnist
+    tensorboard --logdir lightning_logs
+
+What a run adds to the scalars the model logs (tags as TensorBoard shows them):
+
+- IMAGES: ``data/samples`` at the start of ``fit``; ``val/predictions``, ``val/confusion_matrix`` and
+  ``val/digit_accuracy`` after every validation epoch; ``test/predictions``,
+  ``test/misclassified``, ``test/confusion_matrix`` and ``test/digit_accuracy`` after ``test``;
+  ``model/feature_maps`` and ``model/filters_conv1`` at the end of ``fit`` and ``test``.
+- CUSTOM SCALARS: the ten per-digit validation accuracies on one chart.
+- TEXT: ``model/layers``, each layer's output shape and parameters.
+- HPARAMS: the run's model, data and trainer settings beside its final ``val/acc``,
+  ``val/acc_best``, ``val/loss``, ``train/loss_epoch``, ``test/acc`` and ``test/loss``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.loggers import TensorBoardLogger
+from matplotlib.figure import Figure
+from torch import Tensor
+from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+from mnist_lit.constants import MEAN, NUM_CLASSES, STD
+from mnist_lit.data import normalize
+from mnist_lit.introspect import feature_maps, layer_table
+from mnist_lit.plots import (
+    plot_confusion_matrix,
+    plot_digit_accuracy,
+    plot_feature_maps,
+    plot_filters,
+    plot_misclassified,
+    plot_predictions,
+    plot_samples,
+    render,
+)
+from mnist_lit.summary import format_layer_table
+
+log = logging.getLogger(__name__)
+
+HPARAM_METRICS = (
+    "val/acc",
+    "val/acc_best",
+    "test/acc",
+    "val/loss",
+    "test/loss",
+    "train/loss_epoch",
+    "train/acc_epoch",
+)
+"""Scalars shown beside the hyperparameters in the HPARAMS tab (the last value of each).
+
+TensorBoard shows the first five columns until more are ticked, hence this order."""
+
+DATA_HPARAMS = ("batch_size", "train_size", "val_size", "seed", "custom_dir")
+"""Datamodule arguments that change results (paths and loader settings do not)."""
+
+
+class Dashboards(Callback):
+    """Log figures, a layer table and the hyperparameters to TensorBoard (``--dashboards.*``).
+
+    Does nothing when the run has no ``TensorBoardLogger``. The figures after each validation
+    epoch cost about 0.5 s (CPU), next to a minute for an epoch of the default run on a CPU; raise
+    ``every_n_epochs`` or turn ``figures`` off for runs with epochs of a second or less.
+
+    Args:
+        figures: Log the figures (predictions, confusion matrix, per-digit accuracy, samples,
+            feature maps, filters).
+        every_n_epochs: Log the validation figures every this many epochs (the last epoch too).
+        num_images: Images in the predictions grid and in the grid of misclassified ones.
+        hparams: Record the hyperparameters with the final metrics in the HPARAMS tab (this
+            replaces Lightning's own record, whose ``hp_metric`` would stay -1).
+
+    """
+
+    def __init__(
+        self,
+        figures: bool = True,
+        every_n_epochs: int = 1,
+        num_images: int = 32,
+        hparams: bool = True,
+    ) -> None:
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be 1 or more, got {every_n_epochs}")
+        if num_images < 1:
+            raise ValueError(f"num_images must be 1 or more, got {num_images}")
+        self.figures = figures
+        self.every_n_epochs = every_n_epochs
+        self.num_images = num_images
+        self.hparams = hparams
+        self._first = _Batches(num_images)  # the first images of the epoch, with probabilities
+        self._worst = _Worst(num_images)  # the most confident mistakes of a test run
+        self._probe: Tensor | None = None  # (1, 1, 28, 28): the image whose feature maps are shown
+        self._best_val_acc: float | None = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Take over the hyperparameter record from Lightning (see ``hparams``)."""
+        if self.hparams and _writer(trainer) is not None:
+            trainer.enable_autolog_hparams = False
+
+    # ---- fit ----------------------------------------------------------------------------------
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Record the hyperparameters, the layer table, the per-digit chart and sample images."""
+        writer = _writer(trainer)
+        if writer is None:
+            return
+        self._best_val_acc = None
+        self._record_hparams(trainer, pl_module, writer, "fit")
+        digits = [rf"val/acc_digit_{d}" for d in range(NUM_CLASSES)]
+        writer.add_custom_scalars(
+            {"per-digit accuracy": {"validation, every digit": ["Multiline", digits]}}
+        )
+        net = getattr(pl_module, "net", None)
+        if net is not None:
+            writer.add_text("model/layers", format_layer_table(layer_table(net)), 0)
+        train_set = getattr(getattr(trainer, "datamodule", None), "train_set", None)
+        if self.figures and train_set is not None and hasattr(train_set, "images"):
+            mean, std = _normalisation(pl_module)
+            images = normalize(train_set.images[: 100 * NUM_CLASSES].unsqueeze(1), mean, std)
+            labels = train_set.labels[: 100 * NUM_CLASSES]
+            _add_figure(writer, "data/samples", plot_samples(images, labels, mean, std), 0)
+
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """For ``validate`` (not validation within ``fit``), record the hyperparameters."""
+        writer = _writer(trainer)
+        if writer is not None and trainer.state.fn == "validate":
+            self._record_hparams(trainer, pl_module, writer, "validate")
+
+    def on_validation_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Start collecting this epoch's first images."""
+        self._first.clear()
+
+    def on_validation_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        """Keep the first ``num_images`` images with their predicted probabilities."""
+        if batch_idx == 0:
+            self._probe = batch[0][:1].detach()
+        if isinstance(outputs, Tensor) and not self._first.full:
+            self._first.add(batch[0], batch[1], outputs.softmax(dim=1))
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        """Without validation, show the feature maps of the first training image."""
+        if self._probe is None:
+            self._probe = batch[0][:1].detach()
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Log the best accuracy so far and, every ``every_n_epochs``, the validation figures."""
+        writer = _writer(trainer)
+        if writer is None or trainer.sanity_checking:
+            return
+        acc = trainer.callback_metrics.get("val/acc")
+        if acc is not None and trainer.state.fn == "fit":
+            self._best_val_acc = max(float(acc), self._best_val_acc or 0.0)
+            writer.add_scalar("val/acc_best", self._best_val_acc, trainer.global_step)
+        epoch = trainer.current_epoch + 1
+        last = trainer.max_epochs is not None and epoch >= trainer.max_epochs
+        if self.figures and (epoch % self.every_n_epochs == 0 or last):
+            self._log_evaluation(writer, pl_module, "val", trainer.global_step)
+        if trainer.state.fn == "validate":
+            self._end_hparams(writer)
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Log feature maps and filters of the trained network; close the HPARAMS session."""
+        writer = _writer(trainer)
+        if writer is None:
+            return
+        if self.figures:
+            self._log_network(writer, pl_module, trainer.global_step)
+        self._end_hparams(writer)
+
+    # ---- test ---------------------------------------------------------------------------------
+
+    def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Record the hyperparameters of the model under test."""
+        writer = _writer(trainer)
+        if writer is not None:
+            self._record_hparams(trainer, pl_module, writer, "test")
+        self._first.clear()
+        self._worst.clear()
+
+    def on_test_batch_end(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        """Keep the first images and the most confident mistakes so far."""
+        if not isinstance(outputs, Tensor):
+            return
+        probabilities = outputs.softmax(dim=1)
+        if batch_idx == 0:
+            self._probe = batch[0][:1].detach()
+        if not self._first.full:
+            self._first.add(batch[0], batch[1], probabilities)
+        self._worst.add(batch[0], batch[1], probabilities)
+
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Log the test figures, feature maps and filters; close the HPARAMS session."""
+        writer = _writer(trainer)
+        if writer is None:
+            return
+        if self.figures:
+            step = trainer.global_step
+            self._log_evaluation(writer, pl_module, "test", step)
+            images, labels, probabilities = self._worst.get()
+            confusion = getattr(pl_module, "confusion", {}).get("test")
+            if confusion is not None:  # also when nothing is wrong: the figure says so
+                wrong, total = int(confusion.sum() - confusion.trace()), int(confusion.sum())
+                title = f"Misclassified: {wrong:,} of {total:,}"
+                if len(labels) < wrong:
+                    title += f", the {len(labels)} most confident"
+                mean, std = _normalisation(pl_module)
+                figure = plot_misclassified(images, labels, probabilities, mean, std, title=title)
+                _add_figure(writer, "test/misclassified", figure, step)
+            self._log_network(writer, pl_module, step)
+        self._end_hparams(writer)
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _log_evaluation(
+        self, writer: Any, pl_module: LightningModule, stage: str, step: int
+    ) -> None:
+        """Log the predictions grid, the confusion matrix and the per-digit bars of ``stage``."""
+        mean, std = _normalisation(pl_module)
+        images, labels, probabilities = self._first.get()
+        if len(labels):
+            figure = plot_predictions(images, labels, probabilities, mean, std)
+            _add_figure(writer, f"{stage}/predictions", figure, step)
+        confusion = getattr(pl_module, "confusion", {}).get(stage)
+        if confusion is not None and confusion.sum() > 0:
+            counts = confusion.sum(dim=1)
+            per_digit = confusion.diagonal() / counts.where(counts > 0, torch.nan)
+            overall = float(confusion.diagonal().sum() / confusion.sum())
+            name = "Validation" if stage == "val" else "Test"
+            _add_figure(writer, f"{stage}/confusion_matrix", plot_confusion_matrix(confusion), step)
+            figure = plot_digit_accuracy(per_digit, overall, f"{name} accuracy per digit")
+            _add_figure(writer, f"{stage}/digit_accuracy", figure, step)
+
+    def _log_network(self, writer: Any, pl_module: LightningModule, step: int) -> None:
+        """Log the first conv layer's filters and the feature maps of the first image seen."""
+        net = getattr(pl_module, "net", None)
+        if net is None or not hasattr(net, "features"):
+            return
+        convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
+        if convs and convs[0].in_channels == 1:
+            _add_figure(writer, "model/filters_conv1", plot_filters(convs[0].weight), step)
+        if self._probe is not None:
+            mean, std = _normalisation(pl_module)
+            image = self._probe.to(convs[0].weight.device, convs[0].weight.dtype)
+            maps = feature_maps(net.features, image)
+            figure = plot_feature_maps(image[0], [m[0] for m in maps], mean=mean, std=std)
+            _add_figure(writer, "model/feature_maps", figure, step)
+
+    def _record_hparams(
+        self, trainer: Trainer, pl_module: LightningModule, writer: Any, stage: str
+    ) -> None:
+        """Start an HPARAMS session: the settings now, the metrics as they are logged."""
+        if not self.hparams or not trainer.is_global_zero:
+            return
+        params = run_hparams(trainer, pl_module, stage)
+        logger = trainer.logger
+        if isinstance(logger, TensorBoardLogger):
+            logger.hparams.update(params)  # also written to hparams.yaml
+        experiment, start, _ = hparams_summary(params, dict.fromkeys(HPARAM_METRICS, 0.0))
+        file_writer = writer._get_file_writer()  # as Lightning's own log_hyperparams does
+        file_writer.add_summary(experiment)
+        file_writer.add_summary(start)
+
+    def _end_hparams(self, writer: Any) -> None:
+        if self.hparams:
+            _, _, end = hparams_summary({}, {})
+            writer._get_file_writer().add_summary(end)
+            writer.flush()
+
+
+def run_hparams(trainer: Trainer, pl_module: LightningModule, stage: str) -> dict[str, Any]:
+    """Collect a run's settings as flat TensorBoard hyperparameters (numbers, text, booleans).
+
+    The model's arguments and the data's ``DATA_HPARAMS`` are prefixed ``model.`` and ``data.``
+    as on the command line; the trainer's epochs, precision and number of devices, the global
+    seed and the stage (and checkpoint, for ``test``) complete them.
+    """
+    params: dict[str, Any] = {"stage": stage}
+    for key, value in dict(getattr(pl_module, "hparams", {})).items():
+        if not key.startswith("_"):
+            params[f"model.{key}"] = value
+    data = dict(getattr(getattr(trainer, "datamodule", None), "hparams", {}))
+    params.update({f"data.{key}": data[key] for key in DATA_HPARAMS if key in data})
+    params["trainer.max_epochs"] = trainer.max_epochs
+    params["trainer.precision"] = trainer.precision
+    params["trainer.devices"] = trainer.num_devices * trainer.num_nodes
+    params["seed"] = os.environ.get("PL_GLOBAL_SEED")
+    if stage == "test":
+        params["ckpt_path"] = trainer.ckpt_path
+    return {
+        key: value if isinstance(value, bool | int | float | str) else str(value)
+        for key, value in params.items()
+    }
+
+
+class _Batches:
+    """The first ``size`` images of an epoch with labels and probabilities, on the CPU."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.clear()
+
+    def clear(self) -> None:
+        self.parts: list[tuple[Tensor, Tensor, Tensor]] = []
+        self.count = 0
+
+    @property
+    def full(self) -> bool:
+        return self.count >= self.size
+
+    def add(self, images: Tensor, labels: Tensor, probabilities: Tensor) -> None:
+        n = min(self.size - self.count, len(labels))
+        self.parts.append(
+            (images[:n].detach().float().cpu(), labels[:n].cpu(), probabilities[:n].float().cpu())
+        )
+        self.count += n
+
+    def get(self) -> tuple[Tensor, Tensor, Tensor]:
+        if not self.parts:
+            return torch.empty(0, 1, 28, 28), torch.empty(0, dtype=torch.long), torch.empty(0, 10)
+        images, labels, probabilities = zip(*self.parts, strict=True)
+        return torch.cat(images), torch.cat(labels), torch.cat(probabilities)
+
+
+class _Worst:
+    """The ``size`` most confident mistakes seen so far, kept on the batches' device.
+
+    Each batch is merged with the kept ones by ``topk``, so nothing waits for the device.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.clear()
+
+    def clear(self) -> None:
+        self.kept: tuple[Tensor, Tensor, Tensor, Tensor] | None = None
+
+    def add(self, images: Tensor, labels: Tensor, probabilities: Tensor) -> None:
+        confidence, predicted = probabilities.max(dim=1)
+        score = torch.where(predicted != labels, confidence, torch.full_like(confidence, -1.0))
+        batch = (score, images.detach(), labels, probabilities.detach())
+        if self.kept is not None:
+            batch = tuple(torch.cat([k, b]) for k, b in zip(self.kept, batch, strict=True))  # type: ignore[assignment]
+        top = batch[0].topk(min(self.size, len(batch[0]))).indices
+        self.kept = tuple(t[top] for t in batch)  # type: ignore[assignment]
+
+    def get(self) -> tuple[Tensor, Tensor, Tensor]:
+        if self.kept is None:
+            return torch.empty(0, 1, 28, 28), torch.empty(0, dtype=torch.long), torch.empty(0, 10)
+        score, images, labels, probabilities = (t.cpu() for t in self.kept)
+        wrong = score >= 0
+        return images[wrong].float(), labels[wrong], probabilities[wrong].float()
+
+
+def _writer(trainer: Trainer) -> Any:
+    """Return the SummaryWriter of the run's TensorBoardLogger on the main process, else ``None``."""
+    if not trainer.is_global_zero:
+        return None
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            return logger.experiment
+    return None
+
+
+def _normalisation(pl_module: LightningModule) -> tuple[float, float]:
+    hparams = getattr(pl_module, "hparams", {})
+    return float(hparams.get("mean", MEAN)), float(hparams.get("std", STD))
+
+
+def _add_figure(writer: Any, tag: str, figure: Figure, step: int) -> None:
+    writer.add_image(tag, render(figure), step, dataformats="HWC")

@@ -1,0 +1,100 @@
+"""TensorBoard after a tiny fit and test, read back with TensorBoard's own event reader."""
+
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from mnist_lit.dashboards import Dashboards
+
+from .conftest import TinyMNIST
+from .test_cli import run
+
+
+def events(run_dir: Path) -> EventAccumulator:
+    accumulator = EventAccumulator(str(run_dir), size_guidance={"images": 0, "tensors": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def hparams_of(accumulator: EventAccumulator) -> tuple[dict[str, object], list[str]]:
+    """The HPARAMS tab's view of a run: its hyperparameters and the metric tags shown beside them."""
+    content = accumulator.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]
+    ).session_start_info
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/experiment"]
+    ).experiment
+    values = {
+        key: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+        for key, value in start.hparams.items()
+    }
+    return values, [info.name.tag for info in experiment.metric_infos]
+
+
+def test_fit_and_test_fill_every_tensorboard_tab(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2", "--model.lr", "0.002")
+    board = events(Path(fit.trainer.log_dir))
+    tags = board.Tags()
+    assert {
+        "data/samples",
+        "val/predictions",
+        "val/confusion_matrix",
+        "val/digit_accuracy",
+        "model/feature_maps",
+        "model/filters_conv1",
+    } <= set(tags["images"])
+    assert len(board.Images("val/predictions")) == 2  # after each epoch, not the sanity check
+    assert {"train/loss", "val/acc", "val/acc_best", "val/acc_digit_9"} <= set(tags["scalars"])
+    assert "hp_metric" not in tags["scalars"]  # Lightning's placeholder, stuck at -1
+    assert "custom_scalars__config__" in tags["tensors"]  # per-digit accuracies on one chart
+    layers = board.Tensors("model/layers/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert "128 x 3 x 3" in layers and "249,162" in layers
+
+    params, metric_tags = hparams_of(board)
+    assert params["stage"] == "fit"
+    assert params["model.lr"] == pytest.approx(0.002)
+    assert params["data.batch_size"] == 32 and params["trainer.max_epochs"] == 2
+    assert {"val/acc", "val/acc_best", "test/acc"} <= set(metric_tags)
+    best = board.Scalars("val/acc_best")
+    assert best[-1].value == max(e.value for e in board.Scalars("val/acc"))
+
+    test = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
+    board = events(Path(test.trainer.log_dir))
+    assert {
+        "test/predictions",
+        "test/misclassified",
+        "test/confusion_matrix",
+        "test/digit_accuracy",
+        "model/feature_maps",
+        "model/filters_conv1",
+    } <= set(board.Tags()["images"])
+    params, _ = hparams_of(board)
+    assert params["stage"] == "test" and str(params["ckpt_path"]).endswith(".ckpt")
+
+
+def test_figures_can_be_thinned_or_turned_off(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    fit = run(
+        "fit", tiny_mnist, tmp_path / "a", "--trainer.max_epochs", "3",
+        "--dashboards.every_n_epochs", "2",
+    )  # fmt: skip
+    steps = [image.step for image in events(Path(fit.trainer.log_dir)).Images("val/predictions")]
+    assert len(steps) == 2  # epoch 2, and the last epoch (3)
+
+    fit = run("fit", tiny_mnist, tmp_path / "b", "--dashboards.figures", "false")
+    board = events(Path(fit.trainer.log_dir))
+    assert board.Tags()["images"] == []
+    assert "val/acc" in board.Tags()["scalars"] and hparams_of(board)[0]["stage"] == "fit"
+
+
+def test_runs_without_tensorboard(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.logger", "false")
+    assert fit.trainer.callback_metrics["val/acc"] >= 0  # trained, nothing to draw into
+    assert not list(tmp_path.rglob("events.out.tfevents.*"))
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="every_n_epochs"):
+        Dashboards(every_n_epochs=0)

@@ -1,0 +1,117 @@
+"""``python -m mnist_lit.report``: every promised file, the same accuracy as ``test``, clear errors."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mnist_lit.report import main as report
+
+from .conftest import ROOT, TinyMNIST
+from .test_cli import run
+
+FIGURES = {
+    "samples",
+    "training_curves",
+    "predictions",
+    "misclassified",
+    "digit_accuracy",
+    "confusion_matrix",
+    "confusion_matrix_normalized",
+    "feature_maps",
+    "filters",
+    "layers",
+}
+
+
+def data_args(tiny: TinyMNIST, root: Path) -> list[str]:
+    return ["--data.mirror", str(tiny.mirror), "--data.data_dir", str(root / "data")]
+
+
+def test_report_writes_every_figure_and_matches_test(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
+    test = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
+    logs = str(Path(fit.trainer.log_dir).parent)
+    capsys.readouterr()
+
+    page = report(["--ckpt_path", "best", "--logs", logs, *data_args(tiny_mnist, tmp_path)])
+    out = Path(fit.trainer.log_dir) / "report"  # the default: beside the checkpoints
+    assert page == out / "report.md"
+    assert {p.stem for p in out.glob("*.png")} == FIGURES
+    for png in out.glob("*.png"):
+        with Image.open(png) as image:
+            assert min(image.size) > 100, png.name
+    text = page.read_text()
+    for name in FIGURES:
+        assert f"({name}.png)" in text, name  # shown, or linked (the layer table is text too)
+    assert "| 0 | " in text and "128 x 3 x 3 = 1,152 values" in text
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["images"] == 200
+    assert metrics["accuracy"] == pytest.approx(float(test.trainer.callback_metrics["test/acc"]))
+    assert metrics["loss"] == pytest.approx(
+        float(test.trainer.callback_metrics["test/loss"]), rel=1e-4
+    )
+    assert re.search(rf"\*\*{100 * metrics['accuracy']:.2f}%\*\*", text)
+    assert sum(map(sum, metrics["confusion_matrix"])) == 200
+    assert "Wrote " in capsys.readouterr().err
+
+
+def test_report_on_a_labelled_folder_into_a_chosen_folder(
+    tiny_mnist: TinyMNIST, tmp_path: Path
+) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
+    ckpt = next((Path(fit.trainer.log_dir) / "checkpoints").glob("best-*.ckpt"))
+    folder = tmp_path / "mine"
+    for i, (pixels, label) in enumerate(
+        zip(tiny_mnist.test_images[:30], tiny_mnist.test_labels[:30], strict=True)
+    ):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(folder / str(label) / f"{i}.png")
+    out = tmp_path / "my report"
+    report([
+        "--ckpt_path", str(ckpt), "--out", str(out), "--data.custom_dir", str(folder),
+        "--data.num_workers", "0", *data_args(tiny_mnist, tmp_path),
+    ])  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["images"] == 30 and metrics["test_set"] == str(folder)
+    assert (out / "misclassified.png").is_file() and (out / "report.md").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ckpt_path", "nowhere.ckpt"], "checkpoint nowhere.ckpt does not exist"),
+        (["--ckpt_path", "best", "--logs", "empty"], "no checkpoints under empty"),
+        (["--ckpt_path", "best", "--data.batch_size", "0"], "batch_size must be positive"),
+        (["--data.download", "false"], "arguments are required: ckpt_path"),
+    ],
+)
+def test_mistakes_give_one_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        report(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mnist_lit.report: error: ") and message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_help_runs_as_a_module() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_lit.report", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    assert "--ckpt_path" in done.stdout and "--data.custom_dir" in done.stdout
