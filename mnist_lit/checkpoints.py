@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import re
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,11 @@ def resolve_checkpoint(spec: str, log_root: str | Path) -> Path:
 def _val_acc(path: Path) -> float:
     match = re.search(r"val_acc=([0-9.]+?)\.ckpt$", path.name)
     return float(match.group(1)) if match else -1.0
+
+
+def public_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the hyperparameters without the keys LightningCLI adds (``_instantiator``, ...)."""
+    return {key: value for key, value in hparams.items() if not key.startswith("_")}
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -32,6 +32,11 @@ class LayerRow:
     output_shape: tuple[int, ...]
     params: int
 
+    @property
+    def shape(self) -> str:
+        """The output shape as the reference writes it, e.g. ``32 x 14 x 14``."""
+        return " x ".join(map(str, self.output_shape))
+
 
 def layer_table(
     net: nn.Module, input_shape: tuple[int, ...] = (1, IMAGE_SIZE, IMAGE_SIZE)
@@ -58,9 +63,9 @@ def layer_table(
     was_training = net.training
     try:
         net.eval()  # batch norm would refuse a batch of one in training mode
-        device = next(net.parameters()).device
+        weight = next(net.parameters())  # the input takes its device and dtype (e.g. bf16-true)
         with torch.inference_mode():
-            net(torch.zeros(1, *input_shape, device=device))
+            net(torch.zeros(1, *input_shape, device=weight.device, dtype=weight.dtype))
     finally:
         net.train(was_training)
         for handle in handles:

@@ -186,14 +186,40 @@ def plot_digit_accuracy(
 
     """
     values = 100 * per_digit.detach().float().cpu().numpy()
-    shown = np.nan_to_num(values, nan=0.0)
+    lowest = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
+    bottom = max(0.0, np.floor(min(lowest, 100 * overall)) - 2)  # zoom in on the differences
+    top = 100 + 0.03 * (100 - bottom)
     fig = Figure(figsize=(7, 3.6))
-    ax = fig.add_axes((0.09, 0.14, 0.89, 0.78))  # fixed: drawn after every validation epoch
-    bars = ax.bar(range(NUM_CLASSES), shown, color="tab:blue", zorder=2)
+    ax = fig.add_axes((0.11, 0.14, 0.87, 0.78))  # fixed: drawn after every validation epoch
+    ax.bar(range(NUM_CLASSES), np.nan_to_num(values, nan=0.0), color="tab:blue", zorder=2)
     ax.set_xticks(range(NUM_CLASSES), CLASS_NAMES)
-    # values inside the tops of the bars; the overall line runs behind the bars
-    labels = [_percent(v) for v in values]
-    ax.bar_label(bars, labels=labels, padding=-12, color="white", fontsize=8, zorder=3)
+    ax.set_ylim(bottom, top)
+    # Each value inside the top of its bar; above a bar too short to hold it; "n/a" for a digit
+    # without images. The overall line runs behind the bars, so it never crosses a value.
+    span = top - bottom
+    for x, value in enumerate(values):
+        if np.isnan(value):
+            ax.text(x, bottom + 0.02 * span, "n/a", ha="center", va="bottom", fontsize=8)
+        elif value - bottom < 0.12 * span:
+            ax.text(
+                x,
+                max(value, bottom) + 0.01 * span,
+                f"{value:.2f}",
+                ha="center",
+                va="bottom",
+                fontsize=8,
+            )
+        else:
+            ax.text(
+                x,
+                value - 0.015 * span,
+                f"{value:.2f}",
+                ha="center",
+                va="top",
+                fontsize=8,
+                color="white",
+                zorder=3,
+            )
     ax.axhline(
         100 * overall,
         color="tab:orange",
@@ -201,9 +227,6 @@ def plot_digit_accuracy(
         zorder=1,
         label=f"all digits: {100 * overall:.2f}%",
     )
-    lowest = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0
-    bottom = max(0.0, np.floor(min(lowest, 100 * overall)) - 2)  # zoom in on the differences
-    ax.set_ylim(bottom, 100 + 0.03 * (100 - bottom))
     ax.set_xlabel("digit")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(title)
@@ -380,10 +403,7 @@ def plot_layer_table(rows: Sequence[LayerRow], title: str = "Output size of each
         title: Figure title.
 
     """
-    cells = [
-        [row.name, row.layer, " x ".join(map(str, row.output_shape)), f"{row.params:,d}"]
-        for row in rows
-    ]
+    cells = [[row.name, row.layer, row.shape, f"{row.params:,d}"] for row in rows]
     cells.append(["", "total", "", f"{sum(row.params for row in rows):,d}"])
     fig = Figure(figsize=(7.5, 0.45 + 0.24 * (len(cells) + 1)))
     ax = fig.add_axes((0.01, 0.01, 0.98, 1 - 0.45 / fig.get_figheight()))
@@ -447,10 +467,6 @@ def _confidence(probability: float) -> str:
     if probability >= 0.999:
         return ">99.9%"
     return f"{100 * probability:.1f}%" if probability >= 0.99 else f"{100 * probability:.0f}%"
-
-
-def _percent(value: float) -> str:
-    return "n/a" if np.isnan(value) else f"{value:.2f}"
 
 
 def _cmap(name: str) -> Colormap:

@@ -28,7 +28,7 @@ from jsonargparse import ArgumentParser
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from mnist_lit.checkpoints import load_checkpoint, resolve_checkpoint
+from mnist_lit.checkpoints import load_checkpoint, public_hparams, resolve_checkpoint
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.device import cpu_model
@@ -48,7 +48,7 @@ from mnist_lit.plots import (
     plot_samples,
     plot_training_curves,
 )
-from mnist_lit.summary import format_layer_table
+from mnist_lit.summary import digit_accuracy, format_layer_table
 
 log = logging.getLogger("mnist_lit")
 
@@ -74,6 +74,7 @@ class Evaluation:
         loss: Mean cross-entropy.
         seconds: Time the forward passes took.
         device: Where they ran, in words.
+        failures: ``(file, reason)`` of each image of a folder that could not be used.
 
     """
 
@@ -83,6 +84,7 @@ class Evaluation:
     loss: float
     seconds: float
     device: str
+    failures: list[tuple[str, str]]
 
     @property
     def predicted(self) -> Tensor:
@@ -106,13 +108,15 @@ def evaluate(
 ) -> Evaluation:
     """Run ``model`` over the datamodule's test set (set up already) and keep every output."""
     model.eval().to(device)
-    if device.type == "cpu":
-        model.to(memory_format=torch.channels_last)  # about 3x faster convolutions on a CPU
+    model.fast_cpu_layout()
     images, labels, logits = [], [], []
+    failures: list[tuple[str, str]] = []
     start = time.perf_counter()
     with torch.inference_mode():
         for batch in datamodule.test_dataloader():
             batch = datamodule.on_after_batch_transfer(_to(batch, device), 0)
+            if isinstance(batch, FolderBatch):
+                failures += [(name, reason) for name, _, reason in batch.failures]
             if len(batch[1]) == 0:
                 continue
             images.append(batch[0].cpu())
@@ -134,6 +138,7 @@ def evaluate(
         float(F.cross_entropy(all_logits, all_labels)),
         seconds,
         where,
+        failures,
     )
 
 
@@ -185,9 +190,7 @@ def make_report(
     """
     path = resolve_checkpoint(ckpt_path, logs)
     checkpoint = load_checkpoint(path)
-    hparams = {
-        k: v for k, v in checkpoint.get("hyper_parameters", {}).items() if not k.startswith("_")
-    }
+    hparams = public_hparams(checkpoint.get("hyper_parameters", {}))
     model = MNISTClassifier(**hparams)
     model.load_state_dict(checkpoint["state_dict"])
     datamodule.mean, datamodule.std = model.hparams["mean"], model.hparams["std"]
@@ -205,11 +208,16 @@ def make_report(
     try:
         result = evaluate(model, datamodule, torch_device)
     finally:
-        datamodule.teardown("test")  # gives back threads; names files that could not be read
+        datamodule.teardown("test")  # gives the folder workers' threads back to torch
     confusion = result.confusion()
-    counts = confusion.sum(dim=1)
-    per_digit = confusion.diagonal() / counts.where(counts > 0, torch.nan)
+    per_digit, _ = digit_accuracy(confusion)
     test_set = datamodule.custom_dir or "MNIST test set"
+    if result.failures:
+        shown = "".join(f"\n  {name}: {reason}" for name, reason in result.failures[:20])
+        log.warning(
+            f"Files of {test_set} that could not be used, not counted (all "
+            f"{len(result.failures):,} are listed in report.md):{shown}"
+        )
     log.info(
         f"Accuracy {100 * result.accuracy:.2f}% on {len(result.labels):,} images of {test_set} "
         f"({result.seconds:.1f} s on {result.device})"
@@ -222,8 +230,7 @@ def make_report(
     mean, std = datamodule.mean, datamodule.std
     images, labels, probabilities = result.images, result.labels, result.probabilities
     rows = layer_table(model.net)
-    probe = images[image_index : image_index + 1].to(torch_device).contiguous()
-    maps = feature_maps(model.net.features, probe.to(memory_format=torch.channels_last))
+    maps = feature_maps(model.net.features, images[image_index : image_index + 1].to(torch_device))
     curves = read_curves(run_dir)
     figures: dict[str, Figure] = {
         "samples": plot_samples(images, labels, mean, std),
@@ -260,13 +267,14 @@ def make_report(
         "confusion_matrix": confusion.tolist(),
         "device": result.device,
         "seconds": result.seconds,
+        "unusable_files": [{"file": name, "reason": reason} for name, reason in result.failures],
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     page = out / "report.md"
     page.write_text(
         _markdown(
             metrics,
-            checkpoint.get("hyper_parameters", {}),
+            hparams,
             rows,
             confusion,
             sorted(figures),
@@ -310,6 +318,19 @@ def _size_sentence(rows: Sequence[LayerRow]) -> str:
     return sentence + "."
 
 
+def _unusable(files: Sequence[dict[str, str]]) -> list[str]:
+    """Write a section naming the files that could not be used (none if all were)."""
+    if not files:
+        return []
+    return [
+        f"**{len(files):,} file{'' if len(files) == 1 else 's'} could not be used** and "
+        f"{'is' if len(files) == 1 else 'are'} not counted above:",
+        "",
+        *(f"- `{f['file']}`: {f['reason']}" for f in files),
+        "",
+    ]
+
+
 def _markdown(
     metrics: dict[str, Any],
     hparams: dict[str, Any],
@@ -330,7 +351,7 @@ def _markdown(
         acc = per_digit[name]
         shown = "n/a" if acc is None else f"{100 * acc:.2f}%"
         digit_rows.append(f"| {name} | {shown} | {int(counts[d]):,d} | {mistaken} |")
-    hp_rows = [f"| `{k}` | `{v}` |" for k, v in hparams.items() if not k.startswith("_")]
+    hp_rows = [f"| `{k}` | `{v}` |" for k, v in hparams.items()]
 
     def figure(name: str, caption: str) -> list[str]:
         return [f"![{caption}]({name}.png)", ""] if name in figures else []
@@ -351,6 +372,7 @@ def _markdown(
         f"| errors | {metrics['errors']:,d} of {metrics['images']:,d} |",
         f"| mean cross-entropy loss | {metrics['loss']:.4f} |",
         "",
+        *_unusable(metrics["unusable_files"]),
         "## Accuracy per digit",
         "",
         "| digit | accuracy | images | most often mistaken for (images) |",

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.introspect import LayerRow
+
+
+def digit_accuracy(confmat: Tensor) -> tuple[Tensor, float]:
+    """Return each digit's accuracy (NaN for a digit with no images) and the overall accuracy.
+
+    Args:
+        confmat: ``(10, 10)`` counts; ``confmat[t, p]`` images of digit ``t`` predicted as ``p``.
+
+    """
+    counts = confmat.sum(dim=1).double()
+    per_digit = confmat.diagonal().double() / counts.where(counts > 0, torch.nan)
+    total = float(counts.sum())
+    return per_digit, float(confmat.diagonal().sum()) / total if total else 0.0
 
 
 def format_digit_table(per_digit_acc: Tensor, counts: Tensor) -> str:
@@ -54,7 +68,6 @@ def format_layer_table(rows: Sequence[LayerRow]) -> str:
     """
     lines = ["| layer | type | output (C x H x W) | parameters |", "|---|---|---|---:|"]
     for row in rows:
-        shape = " x ".join(map(str, row.output_shape))
-        lines.append(f"| {row.name} | {row.layer} | {shape} | {row.params:,d} |")
+        lines.append(f"| {row.name} | {row.layer} | {row.shape} | {row.params:,d} |")
     lines.append(f"| | **total** | | **{sum(row.params for row in rows):,d}** |")
     return "\n".join(lines)

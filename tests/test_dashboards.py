@@ -3,6 +3,8 @@
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -91,8 +93,42 @@ def test_figures_can_be_thinned_or_turned_off(tiny_mnist: TinyMNIST, tmp_path: P
 
 def test_runs_without_tensorboard(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
     fit = run("fit", tiny_mnist, tmp_path, "--trainer.logger", "false")
-    assert fit.trainer.callback_metrics["val/acc"] >= 0  # trained, nothing to draw into
+    assert fit.trainer.current_epoch == 3  # trained all epochs; nothing to draw into
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert not list(tmp_path.rglob("events.out.tfevents.*"))
+
+
+def test_hparams_yaml_keeps_lightnings_format(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    fit = run("fit", tiny_mnist, tmp_path)
+    saved = yaml.safe_load((Path(fit.trainer.log_dir) / "hparams.yaml").read_text())
+    assert saved["channels"] == [32, 64, 128] and saved["batch_size"] == 32  # model and data
+
+
+def test_without_validation_feature_maps_come_from_training(
+    tiny_mnist: TinyMNIST, tmp_path: Path
+) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--data.val_size", "0")
+    tags = events(Path(fit.trainer.log_dir)).Tags()
+    assert "model/feature_maps" in tags["images"]
+    assert not any(tag.startswith("val/") for tag in tags["images"] + tags["scalars"])
+
+
+def test_resumed_fit_goes_on_from_the_best_accuracy(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+    first = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
+    last = Path(first.trainer.log_dir) / "checkpoints" / "last.ckpt"
+    best = max(e.value for e in events(Path(first.trainer.log_dir)).Scalars("val/acc"))
+    checkpoint = torch.load(last, weights_only=True)
+    (state,) = [v for k, v in checkpoint["callbacks"].items() if k.startswith("Dashboards")]
+    assert state["best_val_acc"] == pytest.approx(best)  # saved with the checkpoint
+    state["best_val_acc"] = 0.999  # a best this run cannot reach in one more epoch
+    torch.save(checkpoint, last)
+
+    resumed = run(
+        "fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "3", "--ckpt_path", str(last)
+    )
+    board = events(Path(resumed.trainer.log_dir))
+    assert board.Scalars("val/acc")[-1].value < 0.999
+    assert board.Scalars("val/acc_best")[-1].value == pytest.approx(0.999)  # carried on
 
 
 def test_bad_settings_are_refused() -> None:

@@ -92,7 +92,22 @@ def test_digit_accuracy_bars_carry_their_values_and_the_overall_line() -> None:
     line = ax.get_lines()[0]
     assert line.get_ydata()[0] == pytest.approx(98.55)
     assert "98.55%" in ax.get_legend().get_texts()[0].get_text()
-    assert ax.get_ylim()[0] < 96  # the lowest bar is visible
+    low, high = ax.get_ylim()
+    assert low < 96  # the lowest bar is visible
+    for text in ax.texts:  # every label lies inside the axes, where it is drawn
+        assert low < text.get_position()[1] < high, text.get_text()
+
+
+def test_digit_accuracy_labels_stay_readable_on_short_and_missing_bars() -> None:
+    per_digit = torch.tensor([1.0, 0.0, float("nan")] + [0.99] * 7)
+    ax = plots.plot_digit_accuracy(per_digit, 0.8).axes[0]
+    low, high = ax.get_ylim()
+    texts = {t.get_text(): t for t in ax.texts}
+    for name in ("0.00", "n/a", "100.00"):
+        assert low <= texts[name].get_position()[1] < high, name
+    assert to_hex(texts["0.00"].get_color()) != to_hex("white")  # above an empty bar: dark
+    assert to_hex(texts["n/a"].get_color()) != to_hex("white")
+    assert to_hex(texts["100.00"].get_color()) == to_hex("white")  # inside its bar
 
 
 def test_confusion_matrix_counts_and_normalised_rows() -> None:
@@ -179,6 +194,13 @@ def test_layer_table_derives_the_reference_sizes() -> None:
     cells = [cell.get_text().get_text() for cell in fig.axes[0].tables[0].get_celld().values()]
     assert "Conv2d(1, 32, 3x3, padding 1)" in cells and "32 x 28 x 28" in cells
     assert "249,162" in cells
+
+
+def test_layer_table_and_feature_maps_of_a_bf16_network() -> None:
+    net = ConvNet().to(torch.bfloat16)  # as with --trainer.precision bf16-true
+    assert layer_table(net)[-1].output_shape == (10,)
+    maps = feature_maps(net.features, torch.zeros(1, 1, 28, 28, dtype=torch.bfloat16))
+    assert maps[0].dtype == torch.float32  # ready to plot
 
 
 def test_layer_table_leaves_a_training_network_in_training_mode() -> None:

@@ -74,6 +74,7 @@ def test_report_on_a_labelled_folder_into_a_chosen_folder(
     ):
         (folder / str(label)).mkdir(parents=True, exist_ok=True)
         Image.fromarray(pixels).save(folder / str(label) / f"{i}.png")
+    (folder / "3" / "broken.png").write_bytes(b"not an image")
     out = tmp_path / "my report"
     report([
         "--ckpt_path", str(ckpt), "--out", str(out), "--data.custom_dir", str(folder),
@@ -81,7 +82,9 @@ def test_report_on_a_labelled_folder_into_a_chosen_folder(
     ])  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["images"] == 30 and metrics["test_set"] == str(folder)
-    assert (out / "misclassified.png").is_file() and (out / "report.md").is_file()
+    assert [f["file"] for f in metrics["unusable_files"]] == ["3/broken.png"]
+    assert "1 file could not be used** and is not counted" in (out / "report.md").read_text()
+    assert (out / "misclassified.png").is_file()
 
 
 @pytest.mark.parametrize(
