@@ -124,7 +124,12 @@ def evaluate(
             logits.append(model(batch[0]).float().cpu())
     seconds = time.perf_counter() - start
     if not labels:
-        raise ConfigError("the test set has no images that could be read")
+        named = "; ".join(f"{name}: {reason}" for name, reason in failures[:5])
+        more = f" (and {len(failures) - 5:,} more)" if len(failures) > 5 else ""
+        raise ConfigError(
+            "the test set has no images that could be used"
+            + (f": {named}{more}" if failures else "")
+        )
     all_logits, all_labels = torch.cat(logits), torch.cat(labels)
     where = (
         f"CUDA {torch.cuda.get_device_name(device)}"
@@ -203,7 +208,8 @@ def make_report(
 
     log.info(f"Checkpoint: {path}")
     torch_device = _device(device)
-    datamodule.prepare_data()
+    if datamodule.custom_dir is None:  # a folder of the user's needs no MNIST files
+        datamodule.prepare_data()
     datamodule.setup("test")
     try:
         result = evaluate(model, datamodule, torch_device)

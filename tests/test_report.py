@@ -109,6 +109,22 @@ def test_mistakes_give_one_line(
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_folder_of_unusable_files_is_named(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
+    (tmp_path / "bad" / "7").mkdir(parents=True)
+    (tmp_path / "bad" / "7" / "a.png").write_bytes(b"not an image")
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        report([
+            "--ckpt_path", "last", "--logs", str(Path(fit.trainer.log_dir).parent),
+            "--data.custom_dir", str(tmp_path / "bad"), "--data.num_workers", "0",
+        ])  # fmt: skip
+    err = capsys.readouterr().err
+    assert "no images that could be used: 7/a.png: " in err
+
+
 def test_help_runs_as_a_module() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "mnist_lit.report", "--help"],
