@@ -2,6 +2,7 @@
 #   make train ARGS="--data.mirror ../shared/data/mnist"   # set up, train the default model, test it
 #   make test                                               # set up, lint, type-check, run the tests
 #   make report ARGS="--data.mirror ../shared/data/mnist"  # figures and report.md of the best model
+#   make data-scale ARGS="--data.mirror ../shared/data/mnist"  # size x epochs study (~10 min, CPU)
 # Both create the virtual environment .venv on first use.
 
 PYTHON ?= python3
@@ -15,7 +16,7 @@ ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train report test lint clean
+.PHONY: install train report data-scale test lint clean
 
 install: $(STAMP)
 
@@ -34,6 +35,11 @@ train: $(STAMP)
 # e.g. --data.mirror ../shared/data/mnist; see python -m mnist_lit.report --help)
 report: $(STAMP)
 	$(BIN)/python -m mnist_lit.report --ckpt_path best $(ARGS)
+
+# The reference's training-set size x epochs study, written to results/data_scale/ (ARGS: options
+# of python -m mnist_lit.experiments.data_scale and fit options, e.g. --seeds [1,2,3])
+data-scale: $(STAMP)
+	$(BIN)/python -m mnist_lit.experiments.data_scale --config configs/experiments/data_scale.yaml $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -56,6 +56,7 @@ HPARAM_METRICS = (
     "test/loss",
     "train/loss_epoch",
     "train/acc_epoch",
+    "train/seconds",
 )
 """Scalars shown beside the hyperparameters in the HPARAMS tab (the last value of each).
 

@@ -1,15 +1,20 @@
-"""Digits dressed as users' images, to test and measure the preprocessing against known labels.
+"""Made-up data: digits dressed as users' images, and tiny MNIST files for tests and dry runs.
 
     from mnist_lit.synthetic import on_paper
     photo = on_paper(mnist_digit, np.random.default_rng(0))  # RGB: dark ink on tinted paper
 
-Each function takes an MNIST-style digit (28x28 uint8, light on black) or a digit to print, and
-returns a Pillow image of the kind users bring: a photo or scan of paper, a browser canvas export
-(strokes on a transparent background), or a printed digit in a font.
+``on_paper``, ``canvas`` and ``printed`` take an MNIST-style digit (28x28 uint8, light on black) or
+a digit to print, and return a Pillow image of the kind users bring: a photo or scan of paper, a
+browser canvas export (strokes on a transparent background), or a printed digit in a font.
+``write_mnist_files`` writes a learnable stand-in for the four MNIST files, for runs that must not
+need the real data (the test suite, ``--dry_run`` of the experiments).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +100,65 @@ def printed(digit: int, font: Path, size: int, angle: float) -> Image.Image:
     image = Image.new("L", (3 * size, 3 * size), 255)
     ImageDraw.Draw(image).text((1.5 * size, 1.5 * size), str(digit), fill=0, font=face, anchor="mm")
     return image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+
+
+def make_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``n`` learnable 28x28 uint8 "digits": class k is a bright square at its own place.
+
+    Squares sit on a 5 x 2 grid with a random jitter of up to 2 pixels, over faint noise, so a
+    small CNN tells them apart after a few epochs but not before training.
+
+    Returns:
+        ``(n, 28, 28)`` uint8 images and ``(n,)`` uint8 labels, each digit ``n / 10`` times.
+
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    rng.shuffle(labels)
+    images = rng.integers(0, 40, size=(n, 28, 28), dtype=np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        row, col = 3 + 12 * (label // 5), 1 + 5 * (label % 5)
+        dy, dx = rng.integers(-2, 3, size=2)
+        r, c = max(row + dy, 0), max(col + dx, 0)
+        image[r : r + 8, c : c + 5] = 255
+    return images, labels.astype(np.uint8)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array in the IDX format of the MNIST files."""
+    magic = 0x0800 | array.ndim
+    return struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def write_mnist_files(
+    folder: Path, train: int = 600, test: int = 200, compress_test: bool = True
+) -> dict[str, str]:
+    """Write made-up digits (``make_digits``) as the four MNIST files, gzip-compressed.
+
+    Args:
+        folder: Where to write them (created); usable as ``--data.mirror``.
+        train: Training images (seed 1).
+        test: Test images (seed 2).
+        compress_test: Write the test files gzip-compressed too (``False``: uncompressed, as some
+            mirrors hold them).
+
+    Returns:
+        The MD5 of each file's uncompressed content, by name: what ``fetch.FILES`` must hold
+        for ``fetch_mnist`` to accept these files in place of the real ones.
+
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    train_images, train_labels = make_digits(train, seed=1)
+    test_images, test_labels = make_digits(test, seed=2)
+    contents = {
+        "train-images-idx3-ubyte": idx_bytes(train_images),
+        "train-labels-idx1-ubyte": idx_bytes(train_labels),
+        "t10k-images-idx3-ubyte": idx_bytes(test_images),
+        "t10k-labels-idx1-ubyte": idx_bytes(test_labels),
+    }
+    for name, content in contents.items():
+        if name.startswith("train") or compress_test:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(content, mtime=0))
+        else:
+            (folder / name).write_bytes(content)
+    return {name: hashlib.md5(content).hexdigest() for name, content in contents.items()}

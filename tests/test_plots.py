@@ -213,3 +213,51 @@ def test_render_gives_rgb_pixels() -> None:
     pixels = plots.render(plots.plot_digit_accuracy(torch.full((10,), 0.9), 0.9))
     assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] == 3
     assert pixels.shape[1] == 700  # 7 inches at 100 dpi
+
+
+def scale_points(seeds: int) -> list[plots.ScalePoint]:
+    """3 sizes x 2 epochs: accuracy rises with both, time is 1 s per 1,000 images per epoch."""
+    spread = 0.001 if seeds > 1 else float("nan")
+    return [
+        plots.ScalePoint(
+            size=size,
+            epoch=epoch,
+            test_acc=0.95 + 0.01 * epoch + size / 1e7,
+            test_acc_std=spread,
+            test_loss=0.1 / epoch,
+            train_loss=1 / (size * epoch),
+            train_loss_std=spread,
+            seconds=epoch * size / 1000,
+            seconds_std=spread,
+        )
+        for size in (5_000, 20_000, 60_000)
+        for epoch in (1, 2)
+    ]
+
+
+def test_data_scale_has_the_reports_four_panels() -> None:
+    fig = plots.plot_data_scale(scale_points(seeds=3))
+    time, acc, loss, tradeoff = fig.axes
+    assert [ax.get_title()[:3] for ax in fig.axes] == ["(a)", "(b)", "(c)", "(d)"]
+    legend = [t.get_text() for t in time.get_legend().get_texts()]
+    assert legend[0] == "line through 2 epochs: 20.0 s per 10k images"  # 2 s per 1,000 images
+    assert {"1 epoch", "2 epochs"} <= set(legend)
+    # accuracy in percent against size, one line per epoch count
+    assert list(acc.lines[0].get_xdata()) == [5_000, 20_000, 60_000]
+    data_line, _, bars = acc.containers[1].lines  # errorbar's (line, caps, bars) of 2 epochs
+    assert data_line.get_ydata()[-1] == pytest.approx(100 * (0.97 + 0.006))
+    assert len(bars[0].get_segments()) == 3  # error bars: several seeds
+    # one line per size: loss over epochs, accuracy over cumulative time
+    assert [t.get_text() for t in loss.get_legend().get_texts()] == ["5,000", "20,000", "60,000"]
+    assert list(tradeoff.lines[-1].get_xdata()) == [60.0, 120.0]
+
+
+def test_one_seed_draws_no_error_bars_and_learning_curves() -> None:
+    fig = plots.plot_data_scale(scale_points(seeds=1))
+    assert not any(len(c.get_segments()) for ax in fig.axes for c in ax.collections)
+    curves = plots.plot_learning_curves(scale_points(seeds=1))
+    acc, loss = curves.axes
+    assert len(acc.containers) == 3 and list(acc.lines[0].get_xdata()) == [1, 2]
+    assert list(loss.lines[2].get_ydata()) == pytest.approx([0.1, 0.05])
+    with pytest.raises(ValueError, match="no results"):
+        plots.plot_learning_curves([])
