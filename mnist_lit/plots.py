@@ -470,7 +470,7 @@ def plot_data_scale(points: Sequence[ScalePoint]) -> Figure:
             intercept + slope * x_fit,
             color="grey",
             linestyle="--",
-            label=f"line through {epochs[-1]} epochs: {1e4 * slope:.1f} s per 10k images",
+            label=f"linear fit: {1e4 * slope:.1f} s per 10k images for {epochs[-1]} epochs",
         )
     for colour, size in zip(size_colours, sizes, strict=True):
         row = [by_key[size, e] for e in epochs if (size, e) in by_key]
@@ -501,7 +501,7 @@ def plot_data_scale(points: Sequence[ScalePoint]) -> Figure:
     ax_loss.set_xticks(epochs)
     ax_loss.yaxis.set_major_formatter(_plain)
     losses = [p.train_loss for p in points if p.train_loss > 0]
-    if losses and max(losses) < 10 * min(losses):  # less than a decade: label the minor ticks
+    if losses and max(losses) < 100 * min(losses):  # two decades at most: label minor ticks too
         ax_loss.yaxis.set_minor_formatter(_plain)
     ax_tradeoff.set(
         title="(d) Accuracy against training time",

@@ -1,4 +1,4 @@
-"""The data-scale experiment: its dry run end to end, resuming, settings checks, tables and answers."""
+"""The data-scale experiment: its dry run end to end, resuming, settings, tables and answers."""
 
 import csv
 import json
@@ -23,6 +23,7 @@ from .test_dashboards import events, hparams_of
 
 
 def sweep(out: Path, *args: str) -> Path:
+    """A dry run (made-up data, one batch per epoch) of the sweep into ``out/dry_run``."""
     return main(["--dry-run", "--base", f"[{CONFIG}]", "--out", str(out), *args])
 
 
@@ -89,11 +90,23 @@ def test_dry_run_writes_every_output_and_resumes(
     assert len(rows) == 3 * 2 * 2
     assert len(events(out / "runs" / "size00050_seed2").Scalars("test/acc")) == 2  # not 4
 
-    # Other settings in the same folder would mix incomparable runs.
+    # Other settings in the same folder would mix incomparable runs; what is shown may change.
     with pytest.raises(SystemExit) as stop:
         sweep(tmp_path, "--sizes", "[5000]", "--epochs", "3")
     assert stop.value.code == 2
     assert "holds a sweep with other settings (epochs: 2 -> 3)" in capsys.readouterr().err
+    sweep(
+        tmp_path,
+        "--sizes",
+        "[5000]",
+        "--epochs",
+        "2",
+        "--seeds",
+        "[1]",
+        "--trainer.enable_progress_bar",
+        "false",
+    )
+    assert "size 50, seed 1: finished before, skipped" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -104,7 +117,10 @@ def test_dry_run_writes_every_output_and_resumes(
             "--data.train_size is set by the sweep for each run; use --sizes",
         ),
         (["--trainer.max_epochs=5"], "use --epochs"),
-        (["--sizes", "[0]"], "sizes must be positive"),
+        (["--sizes", "[0]"], "sizes must be between 1 and 60,000 training images, got [0]"),
+        (["--sizes", "[5000,70000]"], "sizes must be between 1 and 60,000"),
+        (["--trainer.devices", "2"], "--trainer.devices is set by the sweep"),
+        (["--fit", "[--data.mirror,m,oops]"], "oops in fit is not a fit option"),
         (["--epochs", "0"], "epochs must be positive"),
         (["--base", "[nowhere.yaml]"], "base config nowhere.yaml not found"),
         (["--bogus", "1"], "--bogus"),
@@ -114,29 +130,41 @@ def test_mistakes_are_one_line_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
     with pytest.raises(SystemExit) as stop:
-        main(["--dry-run", "--out", str(tmp_path), *args])
+        main(["--dry-run", "--base", f"[{CONFIG}]", "--out", str(tmp_path), *args])
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "dry_run" / "runs").exists()
 
 
-def test_a_wrong_fit_option_stops_the_sweep_with_fits_error(
+def test_a_wrong_fit_option_stops_the_sweep_and_can_be_corrected(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stop:
-        sweep(tmp_path, "--sizes", "[5000]", "--model.lr", "-1")
+        sweep(tmp_path, "--sizes", "[5000]", "--epochs", "1", "--model.lr", "-1")
     assert stop.value.code == 2
     assert "lr must be positive" in capsys.readouterr().err
     assert not list((tmp_path / "dry_run").glob("runs/*/result.json"))
+    # Nothing finished with the wrong option: the corrected command is not refused.
+    sweep(tmp_path, "--sizes", "[5000]", "--epochs", "1", "--model.lr", "0.002")
+    assert (tmp_path / "dry_run" / "runs" / "size00050_seed42" / "result.json").is_file()
 
 
 def test_fit_options_are_passed_on() -> None:
     own, fit = split_fit_options(
-        ["--data.mirror", "m", "--sizes", "[1]", "--trainer.precision=bf16-mixed", "--dry-run"]
+        [
+            "--data.mirror",
+            "m",
+            "--sizes",
+            "[1]",
+            "--trainer.precision=bf16-mixed",
+            "--dry-run",
+            "--model",
+            "net.yaml",
+        ]
     )
     assert own == ["--sizes", "[1]", "--dry-run"]
-    assert fit == ["--data.mirror=m", "--trainer.precision=bf16-mixed"]
+    assert fit == ["--data.mirror=m", "--trainer.precision=bf16-mixed", "--model=net.yaml"]
 
 
 def rows_for(accuracy: dict[tuple[int, int], list[float]]) -> list[dict[str, object]]:
@@ -214,9 +242,19 @@ def test_summary_answers_the_reports_questions() -> None:
     assert "none reached 99% (best 94.30%)" in summary_markdown(rows_for(low), settings, 150.0)
 
 
-def test_summary_json_keeps_the_settings(tmp_path: Path) -> None:
-    out = sweep(tmp_path, "--sizes", "[5000]", "--epochs", "1", "--data.num_workers", "0")
+def test_sweep_json_keeps_the_settings_that_change_results(tmp_path: Path) -> None:
+    out = sweep(
+        tmp_path,
+        "--sizes",
+        "[5000]",
+        "--epochs",
+        "1",
+        "--data.num_workers",
+        "0",
+        "--model.lr",
+        "0.002",
+    )
     settings = json.loads((out / "sweep.json").read_text())
     assert settings["epochs"] == 1 and settings["dry_run"] is True
-    assert settings["base"][0]["path"] == CONFIG
-    assert "--data.num_workers=0" not in settings["fit"]  # where data comes from may change
+    assert len(settings["base"]) == 1  # the default config, by content
+    assert settings["fit"] == ["--model.lr=0.002"]  # where data comes from may change

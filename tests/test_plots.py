@@ -240,7 +240,7 @@ def test_data_scale_has_the_reports_four_panels() -> None:
     time, acc, loss, tradeoff = fig.axes
     assert [ax.get_title()[:3] for ax in fig.axes] == ["(a)", "(b)", "(c)", "(d)"]
     legend = [t.get_text() for t in time.get_legend().get_texts()]
-    assert legend[0] == "line through 2 epochs: 20.0 s per 10k images"  # 2 s per 1,000 images
+    assert legend[0] == "linear fit: 20.0 s per 10k images for 2 epochs"  # 1 s per 1,000 a epoch
     assert {"1 epoch", "2 epochs"} <= set(legend)
     # accuracy in percent against size, one line per epoch count
     assert list(acc.lines[0].get_xdata()) == [5_000, 20_000, 60_000]

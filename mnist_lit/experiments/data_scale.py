@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import shlex
 import shutil
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import yaml
 from jsonargparse import ArgumentError, ArgumentParser
 
 from mnist_lit import fetch
@@ -52,8 +52,6 @@ from mnist_lit.experiments.results import (
 from mnist_lit.plots import plot_data_scale, plot_learning_curves
 from mnist_lit.synthetic import write_mnist_files
 
-log = logging.getLogger("mnist_lit")
-
 PROG = "python -m mnist_lit.experiments.data_scale"
 REFERENCE_SIZES = (5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000)
 """The training-set sizes of the reference report."""
@@ -68,18 +66,32 @@ FIT_PREFIXES = (
 )
 """Options on this command line that belong to ``fit`` and are passed on to every run."""
 
+FIT_GROUPS = ("--data", "--model", "--trainer")
+"""Fit options that take a whole group's config, e.g. ``--data my_data.yaml``."""
+
 SWEEP_OWNED = {
     "--data.train_size": "--sizes",
     "--data.val_size": "(always 0: every size is drawn from all 60,000 images)",
     "--data.seed": "--seeds",
+    "--data.custom_dir": "(the sweep scores the MNIST test set)",
     "--seed_everything": "--seeds",
     "--trainer.max_epochs": "--epochs",
     "--trainer.logger": "--out (runs are logged to OUT/runs/)",
+    "--trainer.devices": "(always 1: the runs are small, and timings must compare)",
 }
 """Fit options the sweep sets for each run, and what sets them instead."""
 
-LOCATION_OPTIONS = ("--data.mirror", "--data.data_dir", "--data.download", "--data.num_workers")
-"""Fit options that change where data comes from, not the results: free to differ on resume."""
+COSMETIC_OPTIONS = (
+    "--data.mirror",
+    "--data.data_dir",
+    "--data.download",
+    "--data.num_workers",
+    "--trainer.enable_progress_bar",
+    "--trainer.enable_model_summary",
+    "--dashboards.",
+)
+"""Fit options that change where data comes from or what is shown, not the results: free to
+differ when a sweep is resumed."""
 
 DRY_RUN_TRAIN, DRY_RUN_TEST = 600, 200
 """Made-up training and test images of ``--dry_run``."""
@@ -115,8 +127,10 @@ class DataScale:
         out: str = "results/data_scale",
         dry_run: bool = False,
     ) -> None:
-        if not sizes or any(size <= 0 for size in sizes):
-            raise ConfigError(f"sizes must be positive numbers of images, got {list(sizes)}")
+        if not sizes or not all(0 < size <= TRAIN_IMAGES for size in sizes):
+            raise ConfigError(
+                f"sizes must be between 1 and {TRAIN_IMAGES:,} training images, got {list(sizes)}"
+            )
         if epochs <= 0:
             raise ConfigError(f"epochs must be positive, got {epochs}")
         if not seeds:
@@ -124,7 +138,10 @@ class DataScale:
         for path in base:
             if not Path(path).is_file():
                 raise ConfigError(f"base config {path} not found (run from the project folder)")
-        for option in fit:
+        own, fit_options = split_fit_options(fit)
+        if own:
+            raise ConfigError(f"{own[0]} in fit is not a fit option (--data.*, --trainer.*, ...)")
+        for option in fit_options:
             name = option.split("=", 1)[0]
             if name in SWEEP_OWNED:
                 raise ConfigError(
@@ -136,7 +153,7 @@ class DataScale:
         self.epochs = epochs
         self.seeds = list(dict.fromkeys(seeds))
         self.base = list(base)
-        self.fit = list(fit)
+        self.fit = fit_options
         self.out = Path(out) / "dry_run" if dry_run else Path(out)
         self.dry_run = dry_run
 
@@ -155,24 +172,31 @@ class DataScale:
         with self._data():
             plan = [(size, seed) for seed in self.seeds for size in self.sizes]
             for number, (size, seed) in enumerate(plan, 1):
-                self._run_one(size, seed, f"[{number}/{len(plan)}]")
-                self._write_results()
-        self._write_outputs(command)
+                if self._run_one(size, seed, f"[{number}/{len(plan)}]"):
+                    self._write_outputs(command)  # after each run: a look at the results so far
+        self._write_outputs(command, report=True)
         return self.out
 
     def settings(self) -> dict[str, Any]:
-        """Return what makes results comparable: a resumed sweep must match them."""
+        """Return what makes results comparable: a resumed sweep must match them.
+
+        The base configs count by their content (not path or comments), the fit options
+        regardless of order, leaving out ``COSMETIC_OPTIONS``.
+        """
         return {
             "epochs": self.epochs,
-            "base": [{"path": b, "sha256": _sha256(Path(b))} for b in self.base],
-            "fit": [f for f in self.fit if not f.split("=", 1)[0].startswith(LOCATION_OPTIONS)],
+            "base": [_config_digest(Path(b)) for b in self.base],
+            "fit": sorted(
+                f for f in self.fit if not f.split("=", 1)[0].startswith(COSMETIC_OPTIONS)
+            ),
             "dry_run": self.dry_run,
         }
 
     def _check_settings(self) -> None:
+        """Refuse to add runs to a folder whose finished runs were made with other settings."""
         path = self.out / "sweep.json"
         settings = self.settings()
-        if path.is_file():
+        if path.is_file() and any(self.out.glob("runs/*/result.json")):
             before = json.loads(path.read_text())
             changed = [key for key in settings if before.get(key) != settings[key]]
             if changed:
@@ -181,18 +205,19 @@ class DataScale:
                     f"{self.out} holds a sweep with other settings ({diff}); its runs cannot be "
                     "mixed with these: choose another --out or delete that folder"
                 )
-        else:
+        else:  # nothing finished yet: a mistake in the last attempt's options may be corrected
             path.write_text(json.dumps(settings, indent=2) + "\n")
 
     def _run_dir(self, size: int, seed: int) -> Path:
         return self.out / "runs" / f"size{size:05d}_seed{seed}"
 
-    def _run_one(self, size: int, seed: int, number: str) -> None:
+    def _run_one(self, size: int, seed: int, number: str) -> bool:
+        """Run one size and seed unless it finished before; return whether it ran."""
         label = f"size {size:,}, seed {seed}"
         run_dir = self._run_dir(size, seed)
-        if (run_dir / "result.json").is_file():
+        if self._finished(run_dir):
             print(f"{number} {label}: finished before, skipped", flush=True)
-            return
+            return False
         if run_dir.exists():
             print(f"{number} {label}: cut off before; starting it again", flush=True)
             shutil.rmtree(run_dir)
@@ -208,11 +233,10 @@ class DataScale:
             # sys.argv holds this command's options, not fit's: hide them from LightningCLI
             with mock.patch.object(sys, "argv", sys.argv[:1]):
                 cli = cli_main(self._fit_args(size, seed), trainer_defaults=defaults)
-        except (KeyboardInterrupt, SystemExit) as stop:
-            if isinstance(stop, SystemExit) and stop.code == 2:
-                raise  # a configuration error, already printed
-            print(f"\n{PROG}: interrupted; run the same command again to resume", file=sys.stderr)
-            raise SystemExit(130) from None
+        except SystemExit as stop:
+            if stop.code == 2:
+                raise  # a configuration error, already printed by fit
+            raise KeyboardInterrupt from None  # Lightning turns Ctrl-C into exit status 1
         wall = time.perf_counter() - start
         if len(recorder.records) != self.epochs or cli.trainer.interrupted:
             raise ConfigError(
@@ -229,6 +253,12 @@ class DataScale:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
         tmp.replace(run_dir / "result.json")
         print(f"{number} {label}: done in {wall:.1f} s", flush=True)
+        return True
+
+    def _finished(self, run_dir: Path) -> bool:
+        """Whether ``run_dir`` holds a finished run with every epoch of this sweep."""
+        path = run_dir / "result.json"
+        return path.is_file() and len(json.loads(path.read_text())["records"]) == self.epochs
 
     def _fit_args(self, size: int, seed: int) -> list[str]:
         run_dir = self._run_dir(size, seed)
@@ -251,6 +281,7 @@ class DataScale:
             f"--seed_everything={seed}",
             f"--trainer.max_epochs={self.epochs}",
             f"--trainer.logger={json.dumps(logger)}",
+            "--trainer.devices=1",
         ]
         if self.dry_run:
             data = self.out / "data"
@@ -275,7 +306,7 @@ class DataScale:
         for size in self.sizes:
             for seed in self.seeds:
                 path = self._run_dir(size, seed) / "result.json"
-                if not path.is_file():
+                if not self._finished(path.parent):
                     continue
                 result = json.loads(path.read_text())
                 wall += result["wall_seconds"]
@@ -294,12 +325,11 @@ class DataScale:
                     )
         return rows, wall
 
-    def _write_results(self) -> None:
-        rows, _ = self._results()
-        write_csv(self.out / "results.csv", rows, RESULT_COLUMNS)
-
-    def _write_outputs(self, command: str) -> None:
+    def _write_outputs(self, command: str, report: bool = False) -> None:
+        """Write the tables, figures and summary of the finished runs; print the answers."""
         rows, wall = self._results()
+        if not rows:
+            return
         write_csv(self.out / "results.csv", rows, RESULT_COLUMNS)
         write_csv(self.out / "summary.csv", summary_rows(rows), SUMMARY_COLUMNS)
         scale = points(rows)
@@ -311,6 +341,8 @@ class DataScale:
         settings = {"command": command, "base": self.base, "fit": self.fit}
         markdown = summary_markdown(rows, settings, wall)
         (self.out / "summary.md").write_text(markdown)
+        if not report:
+            return
         answers = markdown.split("## Answers", 1)[-1].strip()
         print(
             f"\n{answers}\n\nWritten to {self.out}/: results.csv, summary.csv, "
@@ -328,8 +360,10 @@ class _NoContext:
         return None
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _config_digest(path: Path) -> str:
+    """SHA-256 of a YAML config's content, independent of comments and layout."""
+    content = json.dumps(yaml.safe_load(path.read_text()), sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def split_fit_options(args: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -344,7 +378,8 @@ def split_fit_options(args: Sequence[str]) -> tuple[list[str], list[str]]:
     index = 0
     while index < len(args):
         token = args[index]
-        if token.startswith(FIT_PREFIXES) or token.split("=", 1)[0] == "--seed_everything":
+        name = token.split("=", 1)[0]
+        if token.startswith(FIT_PREFIXES) or name in ("--seed_everything", *FIT_GROUPS):
             if "=" not in token and index + 1 < len(args) and not args[index + 1].startswith("--"):
                 token = f"{token}={args[index + 1]}"
                 index += 1
@@ -391,6 +426,9 @@ def main(args: Sequence[str] | None = None) -> Path:
         options.pop("__path__", None)
         sweep = DataScale(**options)
         return sweep.run(" ".join([PROG, *map(shlex.quote, argv)]))
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted; run the same command again to resume", file=sys.stderr)
+        raise SystemExit(130) from None
     except MnistLitError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -4,7 +4,8 @@
 
 Used by the experiments to measure, for every epoch of a ``fit``: the training time (the epoch's
 batches, from its first step to the end of its last; evaluations and data preparation excluded,
-CUDA synchronised), the mean training loss, and the test accuracy and loss, as
+CUDA synchronised), the mean training loss (the model's own ``train_loss`` metric), and the test
+accuracy and loss, as
 ``python -m mnist_lit.report`` measures them. Each epoch prints one progress line and logs
 ``test/acc``, ``test/loss`` and ``train/seconds`` (training time so far) to the run's logger, so
 TensorBoard's HPARAMS tab compares runs on them.
@@ -18,7 +19,7 @@ from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
-from torch import Tensor
+from torchmetrics import Metric
 
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.model import MNISTClassifier
@@ -66,14 +67,12 @@ class EpochRecorder(Callback):
         self.records: list[EpochRecord] = []
         self._start = 0.0
         self._end: float | None = None
-        self._loss_sum: Tensor | None = None  # summed on the device: no host sync per step
         self._images = 0
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Start the epoch's clock after the device has finished earlier work."""
         _synchronize(pl_module.device)
         self._end = None
-        self._loss_sum = None
         self._images = 0
         self._start = time.perf_counter()
 
@@ -85,12 +84,8 @@ class EpochRecorder(Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        """Add the batch's loss; stop the clock after the epoch's last batch."""
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        count = len(batch[1])
-        weighted = loss.detach().float() * count
-        self._loss_sum = weighted if self._loss_sum is None else self._loss_sum + weighted
-        self._images += count
+        """Count the batch's images; stop the clock after the epoch's last batch."""
+        self._images += len(batch[1])
         if batch_idx + 1 >= trainer.num_training_batches:
             _synchronize(pl_module.device)
             self._end = time.perf_counter()
@@ -105,12 +100,19 @@ class EpochRecorder(Callback):
             pl_module, MNISTClassifier
         ):
             raise TypeError("EpochRecorder needs MNISTDataModule and MNISTClassifier")
+        # The model's running mean of this epoch's training loss (it resets it after this hook)
+        train_loss = pl_module.metrics["train_loss"]
+        assert isinstance(train_loss, Metric)
+        loss = float(train_loss.compute())
         if datamodule.test_set is None:
             datamodule.setup("test")
-        evaluation = evaluate(pl_module, datamodule, pl_module.device)
+        # Evaluating draws from the random generators (each DataLoader takes a seed); fork them
+        # so that the following epochs shuffle as they would in a plain ``fit``.
+        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            evaluation = evaluate(pl_module, datamodule, pl_module.device)
         pl_module.to(memory_format=torch.contiguous_format)  # evaluate's inference layout
         pl_module.train()
-        loss = float(self._loss_sum / self._images) if self._loss_sum is not None else float("nan")
         record = EpochRecord(
             epoch=trainer.current_epoch + 1,
             train_images=self._images,
