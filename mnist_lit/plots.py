@@ -432,15 +432,15 @@ def plot_data_scale(points: Sequence[ScalePoint]) -> Figure:
         points: The experiment's results, one per size and epoch (any order).
 
     """
-    sizes, epochs = _scale_axes(points)
-    by_key = {(p.size, p.epoch): p for p in points}
+    by_size, by_epoch = _group(points)
+    sizes, epochs = list(by_size), list(by_epoch)
     fig = Figure(figsize=(11, 8), layout="constrained")
     fig.suptitle("Training-set size: time, accuracy and loss")
     (ax_time, ax_acc), (ax_loss, ax_tradeoff) = fig.subplots(2, 2)
     size_colours = _colours(len(sizes))
     epoch_colours = _colours(len(epochs), "plasma")
     for colour, epoch in zip(epoch_colours, epochs, strict=True):
-        row = [by_key[s, epoch] for s in sizes if (s, epoch) in by_key]
+        row = by_epoch[epoch]
         x = [p.size for p in row]
         label = f"{epoch} epoch" + ("" if epoch == 1 else "s")
         ax_time.errorbar(
@@ -461,7 +461,7 @@ def plot_data_scale(points: Sequence[ScalePoint]) -> Figure:
             yerr=_bars(row, "test_acc_std", 100),
             label=label,
         )
-    last = [by_key[s, epochs[-1]] for s in sizes if (s, epochs[-1]) in by_key]
+    last = by_epoch[epochs[-1]]
     if len(last) >= 2:
         slope, intercept = np.polyfit([p.size for p in last], [p.seconds for p in last], 1)
         x_fit = np.array([0, max(sizes)])
@@ -473,7 +473,7 @@ def plot_data_scale(points: Sequence[ScalePoint]) -> Figure:
             label=f"linear fit: {1e4 * slope:.1f} s per 10k images for {epochs[-1]} epochs",
         )
     for colour, size in zip(size_colours, sizes, strict=True):
-        row = [by_key[size, e] for e in epochs if (size, e) in by_key]
+        row = by_size[size]
         ax_loss.errorbar(
             [p.epoch for p in row],
             [p.train_loss for p in row],
@@ -528,13 +528,13 @@ def plot_learning_curves(points: Sequence[ScalePoint]) -> Figure:
         points: The experiment's results, one per size and epoch (any order).
 
     """
-    sizes, epochs = _scale_axes(points)
-    by_key = {(p.size, p.epoch): p for p in points}
+    by_size, by_epoch = _group(points)
+    sizes, epochs = list(by_size), list(by_epoch)
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     fig.suptitle("Learning curves: the test set after each epoch")
     ax_acc, ax_loss = fig.subplots(1, 2)
     for colour, size in zip(_colours(len(sizes)), sizes, strict=True):
-        row = [by_key[size, e] for e in epochs if (size, e) in by_key]
+        row = by_size[size]
         x = [p.epoch for p in row]
         ax_acc.errorbar(
             x,
@@ -586,10 +586,20 @@ def plot_layer_table(rows: Sequence[LayerRow], title: str = "Output size of each
     return fig
 
 
-def _scale_axes(points: Sequence[ScalePoint]) -> tuple[list[int], list[int]]:
+def _group(
+    points: Sequence[ScalePoint],
+) -> tuple[dict[int, list[ScalePoint]], dict[int, list[ScalePoint]]]:
+    """Points by size (in epoch order) and by epoch (in size order), keys ascending."""
     if not points:
         raise ValueError("no results to plot")
-    return sorted({p.size for p in points}), sorted({p.epoch for p in points})
+    ordered = sorted(points, key=lambda p: (p.size, p.epoch))
+    by_size: dict[int, list[ScalePoint]] = {}
+    by_epoch: dict[int, list[ScalePoint]] = {}
+    for point in ordered:
+        by_size.setdefault(point.size, []).append(point)
+    for point in sorted(ordered, key=lambda p: (p.epoch, p.size)):
+        by_epoch.setdefault(point.epoch, []).append(point)
+    return by_size, by_epoch
 
 
 def _bars(row: Sequence[ScalePoint], field: str, scale: float = 1.0) -> list[float] | None:
