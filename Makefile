@@ -3,6 +3,7 @@
 #   make test                                               # set up, lint, type-check, run the tests
 #   make report ARGS="--data.mirror ../shared/data/mnist"  # figures and report.md of the best model
 #   make data-scale ARGS="--data.mirror ../shared/data/mnist"  # size x epochs study (~10 min, CPU)
+#   make demo                                               # draw digits in the browser (after train)
 # Both create the virtual environment .venv on first use.
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ ARGS ?=
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train report data-scale test lint clean
+.PHONY: install train report data-scale demo test lint clean
 
 install: $(STAMP)
 
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,demo]"
 	touch $(STAMP)
 
 train: $(STAMP)
@@ -40,6 +41,11 @@ report: $(STAMP)
 # of python -m mnist_lit.experiments.data_scale and fit options, e.g. --seeds [1,2,3])
 data-scale: $(STAMP)
 	$(BIN)/python -m mnist_lit.experiments.data_scale --config configs/experiments/data_scale.yaml $(ARGS)
+
+# The drawing demo on http://127.0.0.1:7860 with the best checkpoint of the newest run (ARGS: options
+# of python -m mnist_lit.demo, e.g. --collection my_digits --port 8000)
+demo: $(STAMP)
+	$(BIN)/python -m mnist_lit.demo --ckpt_path best $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

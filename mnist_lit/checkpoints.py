@@ -7,11 +7,18 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mnist_lit.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from mnist_lit.model import MNISTClassifier
+    from mnist_lit.nets import ConvNet
+
+NETWORK_OPTIONS = ("channels", "hidden", "batch_norm", "dropout", "fc_activation")
+"""The model's hyperparameters that shape its ``ConvNet`` (the others are training settings)."""
 
 BEST_PREFIX = "best-"
 """File-name prefix of the best checkpoint by ``val/acc`` (see the CLI's checkpoint defaults)."""
@@ -83,3 +90,63 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise CheckpointError(f"{path} is not a Lightning checkpoint (it has no state_dict)")
     return ckpt
+
+
+def load_model(path: str | Path) -> MNISTClassifier:
+    """Rebuild the model a checkpoint file holds, with its weights, in eval mode on the CPU.
+
+    Raises:
+        CheckpointError: The file is unreadable or its weights do not fit the network it names.
+
+    """
+    return model_from_checkpoint(load_checkpoint(path), path)
+
+
+def model_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> MNISTClassifier:
+    """Rebuild the model of a loaded checkpoint (``path`` names it in errors), in eval mode.
+
+    The checkpoint's hyperparameters (network options, ``mean``, ``std``) rebuild the network,
+    so images are normalised as in training.
+
+    Raises:
+        CheckpointError: The weights do not fit the network the hyperparameters describe.
+
+    """
+    from mnist_lit.model import MNISTClassifier  # the model module imports Lightning: load late
+
+    hparams = public_hparams(checkpoint.get("hyper_parameters", {}))
+    try:
+        model = MNISTClassifier(**hparams)
+        model.load_state_dict(checkpoint["state_dict"])
+    except (TypeError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path} does not hold an mnist_lit model: {first}") from err
+    return model.eval()
+
+
+def network_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> ConvNet:
+    """Rebuild just the network of a loaded checkpoint, in eval mode, without Lightning.
+
+    For programs that only classify (the demo): importing Lightning takes seconds, the network
+    alone does not. The normalisation to use is ``checkpoint["hyper_parameters"]["mean"]``/``std``.
+
+    Raises:
+        CheckpointError: The weights do not fit the network the hyperparameters describe.
+
+    """
+    from mnist_lit.nets import ConvNet
+
+    hparams = checkpoint.get("hyper_parameters", {})
+    prefix = "net."
+    weights = {
+        key.removeprefix(prefix): value
+        for key, value in checkpoint["state_dict"].items()
+        if key.startswith(prefix)
+    }
+    try:
+        net = ConvNet(**{key: hparams[key] for key in NETWORK_OPTIONS if key in hparams})
+        net.load_state_dict(weights)
+    except (TypeError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise CheckpointError(f"{path} does not hold an mnist_lit model: {first}") from err
+    return net.eval()

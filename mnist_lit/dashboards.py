@@ -31,7 +31,6 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from mnist_lit.checkpoints import public_hparams
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
-from mnist_lit.data import normalize
 from mnist_lit.introspect import feature_maps, layer_table
 from mnist_lit.nets import ConvNet
 from mnist_lit.plots import (
@@ -44,6 +43,7 @@ from mnist_lit.plots import (
     plot_samples,
     render,
 )
+from mnist_lit.preprocess import normalize
 from mnist_lit.summary import digit_accuracy, format_layer_table
 
 log = logging.getLogger(__name__)

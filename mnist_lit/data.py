@@ -29,7 +29,7 @@ from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
 from mnist_lit.errors import ConfigError, DataError
 from mnist_lit.fetch import fetch_mnist, raw_folder
 from mnist_lit.folders import FolderBatch, FolderImages, collate_folder, list_images, list_labelled
-from mnist_lit.preprocess import MAX_PIXELS
+from mnist_lit.preprocess import MAX_PIXELS, normalize
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +68,6 @@ class TensorImages(Dataset[Batch]):
 def keep_batch(batch: Any) -> Any:
     """Collate function for ``TensorImages``: the batch is already formed."""
     return batch
-
-
-def normalize(images: Tensor, mean: float = MEAN, std: float = STD) -> Tensor:
-    """Turn uint8 pixels into the network's input: ``(x / 255 - mean) / std`` as float32.
-
-    Args:
-        images: uint8 tensor of any shape, e.g. ``(B, 1, 28, 28)``.
-        mean: Mean subtracted after scaling to [0, 1].
-        std: Standard deviation divided by after subtracting the mean.
-
-    Returns:
-        A new float32 tensor, bit-identical to torchvision's ``ToTensor()`` + ``Normalize``.
-
-    """
-    return images.float().div_(255).sub_(mean).div_(std)
 
 
 def balanced_subset(labels: Tensor, size: int, generator: torch.Generator) -> Tensor:

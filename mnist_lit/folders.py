@@ -59,7 +59,7 @@ def list_images(root: str | Path, what: str = "predict_dir") -> Listing:
 
     """
     folder = _folder(root, what)
-    files, skipped = _walk(folder)
+    files, skipped = walk_images(folder)
     if not files:
         raise ConfigError(f"{what} {folder} holds no image files ({skipped} other files)")
     return Listing(files, [UNLABELLED] * len(files), skipped)
@@ -89,7 +89,7 @@ def list_labelled(root: str | Path, what: str = "custom_dir") -> Listing:
                     f"{what} {folder}: subfolder {entry.name!r} is not a digit; a labelled "
                     "folder holds one subfolder per digit, 0/ to 9/"
                 )
-            found, passed = _walk(Path(entry.path))
+            found, passed = walk_images(Path(entry.path))
             files += [f"{entry.name}/{name}" for name in found]
             labels += [int(entry.name)] * len(found)
             skipped += passed
@@ -113,7 +113,7 @@ def _folder(root: str | Path, what: str) -> Path:
     return folder
 
 
-def _walk(folder: Path) -> tuple[list[str], int]:
+def walk_images(folder: Path) -> tuple[list[str], int]:
     """Relative paths of the image files under ``folder`` (sorted) and the count of other files."""
     extensions = image_extensions()
     files: list[str] = []

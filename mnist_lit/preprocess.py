@@ -19,7 +19,8 @@ recipe on it, after undoing what differs in users' images:
 5. crop to the digit, scale it to fit 20x20, brighten its strongest stroke to white, and place it
    by its centre of mass.
 
-The network's normalisation (``mean``/``std``) is applied afterwards, by ``data.normalize``.
+The network's normalisation (``mean``/``std``) is applied afterwards, by ``normalize``, once the
+images are a batch on their device.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
+from torch import Tensor
 
-from mnist_lit.constants import IMAGE_SIZE
+from mnist_lit.constants import IMAGE_SIZE, MEAN, STD
 from mnist_lit.errors import DataError
 
 DIGIT_BOX = 20
@@ -299,3 +301,18 @@ def _place(digit: np.ndarray) -> np.ndarray:
     out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
     out[top : top + height, left : left + width] = digit
     return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8)
+
+
+def normalize(images: Tensor, mean: float = MEAN, std: float = STD) -> Tensor:
+    """Turn uint8 pixels into the network's input: ``(x / 255 - mean) / std`` as float32.
+
+    Args:
+        images: uint8 tensor of any shape, e.g. ``(B, 1, 28, 28)``.
+        mean: Mean subtracted after scaling to [0, 1].
+        std: Standard deviation divided by after subtracting the mean.
+
+    Returns:
+        A new float32 tensor, bit-identical to torchvision's ``ToTensor()`` + ``Normalize``.
+
+    """
+    return images.float().div_(255).sub_(mean).div_(std)

@@ -28,7 +28,12 @@ from jsonargparse import ArgumentParser
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from mnist_lit.checkpoints import load_checkpoint, public_hparams, resolve_checkpoint
+from mnist_lit.checkpoints import (
+    load_checkpoint,
+    model_from_checkpoint,
+    public_hparams,
+    resolve_checkpoint,
+)
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.device import cpu_model
@@ -195,9 +200,7 @@ def make_report(
     """
     path = resolve_checkpoint(ckpt_path, logs)
     checkpoint = load_checkpoint(path)
-    hparams = public_hparams(checkpoint.get("hyper_parameters", {}))
-    model = MNISTClassifier(**hparams)
-    model.load_state_dict(checkpoint["state_dict"])
+    model = model_from_checkpoint(checkpoint, path)
     datamodule.mean, datamodule.std = model.hparams["mean"], model.hparams["std"]
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     out = Path(out) if out is not None else run_dir / "report"
@@ -280,7 +283,7 @@ def make_report(
     page.write_text(
         _markdown(
             metrics,
-            hparams,
+            public_hparams(model.hparams),
             rows,
             confusion,
             sorted(figures),

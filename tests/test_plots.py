@@ -7,9 +7,9 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from mnist_lit import plots
-from mnist_lit.data import normalize
 from mnist_lit.introspect import feature_maps, layer_table
 from mnist_lit.nets import ConvNet
+from mnist_lit.preprocess import normalize
 
 RED, GREEN = to_hex("red"), to_hex("green")
 

@@ -1,0 +1,337 @@
+"""A web page where you draw a digit and the network reads it; labelled drawings can be saved.
+
+    pip install -e ".[demo]"
+    python -m mnist_lit.demo --ckpt_path best        # then open http://127.0.0.1:7860
+
+Draw with the mouse or a finger (the prediction follows every stroke), or upload a photo. The page
+shows the predicted digit, the probability of each digit and the 28x28 image the model saw. Pick
+the digit you meant and press "Save" to add the image to a collection (``--collection``, default
+``data/drawings``) that ``test --data.custom_dir`` and ``predict --data.predict_dir`` read.
+
+Everything the page needs is served by the app itself (Gradio bundles its scripts and fonts), so
+it works without internet; the page is only reachable from this machine unless ``--host 0.0.0.0``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from jsonargparse import ArgumentParser
+from PIL import Image
+
+from mnist_lit.collection import Collection
+from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.errors import MnistLitError
+from mnist_lit.preprocess import ImageError, load_digit
+from mnist_lit.recognise import Recogniser, Recognition
+
+if TYPE_CHECKING:
+    import gradio as gr
+    import pandas as pd
+    from gradio.components.image_editor import EditorValue
+
+log = logging.getLogger("mnist_lit")
+
+INSTALL_HINT = "the demo needs Gradio: pip install -e '.[demo]' (in a clone) or pip install gradio"
+
+CANVAS_SIZE = 400
+"""Side of the drawing canvas in pixels (the image the browser sends)."""
+
+BRUSH_RADIUS = 14
+"""Brush radius in canvas pixels: strokes about as thick, relative to the digit, as MNIST's."""
+
+PREVIEW_SCALE = 8
+"""The 28x28 image is shown enlarged this many times, each pixel a sharp square."""
+
+DRAW_HINT = "Draw a digit on the canvas."
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The image last read, kept for "Save": the original (an image or an uploaded file)."""
+
+    original: Image.Image | Path
+    pixels: np.ndarray
+
+
+Outputs = tuple[
+    dict[str, float] | None, "pd.DataFrame | None", Image.Image | None, str, Sample | None
+]
+"""What the page shows after reading an image: label, bars, 28x28 preview, message, sample."""
+
+
+class DemoActions:
+    """What the page does, without the page: each method answers one event.
+
+    Args:
+        recognise: The trained model.
+        collection: Where "Save" stores labelled images.
+
+    """
+
+    def __init__(self, recognise: Recogniser, collection: Collection) -> None:
+        self.recognise = recognise
+        self.collection = collection
+
+    def read_drawing(self, value: dict[str, Any] | None) -> Outputs:
+        """Read the canvas (Gradio's sketchpad value); a blank canvas asks for a digit."""
+        image = canvas_image(value)
+        if image is None:
+            return _nothing(DRAW_HINT)
+        try:
+            result = self.recognise(image)
+        except ImageError:
+            return _nothing(DRAW_HINT)
+        return _shown(result, Sample(image, result.pixels))
+
+    def read_upload(self, path: str | None) -> Outputs:
+        """Read an uploaded image file; an unreadable or blank one says why."""
+        if path is None:
+            return _nothing("Upload a photo or scan of one digit.")
+        name = Path(path).name
+        try:
+            pixels = load_digit(path)
+        except ImageError as err:
+            return _nothing(f"Cannot read {name}: {err}.")
+        except OSError as err:
+            return _nothing(f"Cannot read {name}: {err.strerror or err}.")
+        result = self.recognise.classify(pixels)
+        return _shown(result, Sample(Path(path), pixels))
+
+    def save(self, sample: Sample | None, label: str | None) -> tuple[str, str]:
+        """Store the last image read under ``label``; return a message and the new counts."""
+        if sample is None:
+            return "Nothing to save: draw or upload a digit first.", self.counts()
+        if label is None or label not in CLASS_NAMES:
+            return "Pick the digit the image shows, then press Save.", self.counts()
+        try:
+            path = self.collection.save(sample.original, sample.pixels, int(label))
+        except MnistLitError as err:
+            return f"Not saved: {err}", self.counts()
+        return f"Saved as `{path}`.", self.counts()
+
+    def counts(self) -> str:
+        """Return a Markdown table of the collection: images per digit, and where it is."""
+        counts = self.collection.counts()
+        header = "| digit | " + " | ".join(CLASS_NAMES) + " | total |"
+        rule = "|---" * (len(CLASS_NAMES) + 2) + "|"
+        row = "| images | " + " | ".join(str(counts[d]) for d in counts)
+        return (
+            f"{header}\n{rule}\n{row} | {sum(counts.values())} |\n\n"
+            f"Collection: `{self.collection.root}` (28x28 copies in `{self.collection.small_root}`)"
+        )
+
+
+def canvas_image(value: dict[str, Any] | None) -> Image.Image | None:
+    """Return the drawing as black ink on white paper (greyscale), or ``None`` if there is none.
+
+    The sketchpad gives strokes on a transparent background; they are laid on white, so a saved
+    drawing looks as drawn in any image viewer.
+    """
+    composite = None if value is None else value.get("composite")
+    if composite is None:
+        return None
+    image = composite if isinstance(composite, Image.Image) else Image.fromarray(composite)
+    if image.mode in ("RGBA", "LA") or "transparency" in image.info:
+        paper = Image.new("RGBA", image.size, "white")
+        paper.alpha_composite(image.convert("RGBA"))
+        image = paper
+    return image.convert("L")
+
+
+def blank_canvas() -> EditorValue:
+    """Return the sketchpad's value for white paper, on which the brush is ready to draw."""
+    paper = Image.new("RGB", (CANVAS_SIZE, CANVAS_SIZE), "white")
+    return {"background": paper, "layers": [], "composite": paper}
+
+
+def probability_table(probabilities: np.ndarray) -> pd.DataFrame:
+    """Return the ten probabilities as the bar chart's data: columns ``digit``, ``probability``."""
+    import pandas as pd  # comes with Gradio
+
+    return pd.DataFrame({"digit": list(CLASS_NAMES), "probability": probabilities.astype(float)})
+
+
+def _shown(result: Recognition, sample: Sample) -> Outputs:
+    label = {name: float(p) for name, p in zip(CLASS_NAMES, result.probabilities, strict=True)}
+    preview = Image.fromarray(result.pixels).resize(
+        (28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE), Image.Resampling.NEAREST
+    )
+    message = f"Read as **{result.digit}** ({result.confidence:.1%} sure)."
+    return label, probability_table(result.probabilities), preview, message, sample
+
+
+def cleared() -> tuple[Any, ...]:
+    """Return a blank canvas, then empty outputs (as ``_nothing``)."""
+    return (blank_canvas(), *_nothing(DRAW_HINT))
+
+
+def _nothing(message: str) -> Outputs:
+    return None, None, None, message, None
+
+
+def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> gr.Blocks:
+    """Lay out the page and connect its events to ``actions``."""
+    import gradio as gr
+
+    brush = gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed")
+    app = gr.Blocks(title=title, analytics_enabled=False)
+    with app:
+        gr.Markdown(
+            f"# {title}\nDraw one digit, large, in the middle of the canvas: the network reads it "
+            "after every stroke. Or upload a photo of a digit on paper."
+        )
+        sample = gr.State(None)
+        with gr.Row():
+            with gr.Column():
+                with gr.Tab("Draw"):
+                    canvas = gr.ImageEditor(  # a sketchpad: no upload, one layer, one colour
+                        value=blank_canvas(),
+                        sources=(),
+                        label="Canvas",
+                        type="pil",
+                        image_mode="RGBA",
+                        format="png",
+                        canvas_size=(CANVAS_SIZE, CANVAS_SIZE),
+                        fixed_canvas=True,
+                        brush=brush,
+                        layers=False,
+                        transforms=(),
+                        elem_id="canvas",
+                    )
+                    clear = gr.Button("Clear", elem_id="clear")
+                with gr.Tab("Upload a photo"):
+                    upload = gr.File(
+                        label="Image of one digit",
+                        file_types=["image"],
+                        type="filepath",
+                        elem_id="upload",
+                    )
+            with gr.Column():
+                message = gr.Markdown(DRAW_HINT, elem_id="message")
+                label = gr.Label(num_top_classes=3, label="Prediction", elem_id="prediction")
+                bars = gr.BarPlot(
+                    x="digit",
+                    y="probability",
+                    y_lim=[0, 1],
+                    sort="x",
+                    label="Probability of each digit",
+                    height=220,
+                    elem_id="probabilities",
+                )
+                preview = gr.Image(
+                    label="What the model saw (28x28, after preprocessing)",
+                    type="pil",
+                    interactive=False,
+                    height=28 * PREVIEW_SCALE,
+                    elem_id="preview",
+                )
+        with gr.Row():
+            digit = gr.Radio(list(CLASS_NAMES), label="This image shows the digit", elem_id="label")
+            save = gr.Button("Save to the collection", variant="primary", elem_id="save")
+        saved = gr.Markdown(elem_id="saved")
+        counts = gr.Markdown(actions.counts(), elem_id="counts")
+
+        shown = [label, bars, preview, message, sample]
+        canvas.input(  # after each stroke
+            actions.read_drawing,
+            canvas,
+            shown,
+            trigger_mode="always_last",
+            show_progress="hidden",
+        )
+        upload.change(actions.read_upload, upload, shown, show_progress="hidden")
+        # the canvas's own bin icon clears it to no paper and no brush: both start again on paper
+        for event in (clear.click, canvas.clear):
+            event(cleared, None, [canvas, *shown], show_progress="hidden")
+        save.click(actions.save, [sample, digit], [saved, counts])
+        app.load(actions.counts, None, counts)  # counts saved from other tabs since start
+    return app
+
+
+def build_parser() -> ArgumentParser:
+    """Build the command line: checkpoint, collection folder, address."""
+    parser = ArgumentParser(
+        prog="python -m mnist_lit.demo",
+        description="Start a web page where you draw or upload a digit and a trained model reads "
+        "it; labelled images can be saved into a collection for test and predict.",
+        exit_on_error=False,
+    )
+    parser.add_argument(
+        "--ckpt_path",
+        type=str,
+        default="best",
+        help="'best' or 'last' (the newest run under --logs) or the path of a .ckpt file.",
+    )
+    parser.add_argument(
+        "--logs",
+        type=str,
+        default="lightning_logs",
+        help="Folder holding the run folders (version_N/), where best and last are looked for.",
+    )
+    parser.add_argument(
+        "--collection",
+        type=str,
+        default="data/drawings",
+        help="Folder where Save stores images, as <digit>/<timestamp>.png (the 28x28 copies go to "
+        "the sibling folder <name>_28x28/). Use it with test --data.custom_dir.",
+    )
+    parser.add_argument(
+        "--host",
+        type=str,
+        default="127.0.0.1",
+        help="Address to listen on; 0.0.0.0 makes the page reachable from other machines.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int | None,
+        default=None,
+        help="Port to listen on; default: 7860, or the next free one.",
+    )
+    return parser
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Parse the command line and serve the page until Ctrl-C; mistakes are one-line errors."""
+    parser = build_parser()
+    try:
+        config = parser.parse_args(args)
+    except Exception as err:  # jsonargparse's parse errors
+        _fail(f"{_one_line(err)} (options: python -m mnist_lit.demo --help)")
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        _fail(INSTALL_HINT)
+    try:
+        recognise = Recogniser.from_checkpoint(config.ckpt_path, config.logs)
+        actions = DemoActions(recognise, Collection(config.collection))
+    except MnistLitError as err:
+        _fail(str(err))
+    print(f"Model: {recognise.path}", flush=True)
+    print(f"Collection: {actions.collection.root}", flush=True)
+    app = build_app(actions)
+    app.launch(server_name=config.host, server_port=config.port, show_error=True, inbrowser=False)
+
+
+def _fail(message: str) -> None:
+    print(f"mnist_lit.demo: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
+def entry_point() -> None:
+    """Console script ``mnist-lit-demo``."""
+    main()
+
+
+if __name__ == "__main__":
+    main()

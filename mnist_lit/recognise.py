@@ -1,0 +1,97 @@
+"""Read one image with a trained network: the function behind the drawing demo.
+
+    from mnist_lit.recognise import Recogniser
+    recognise = Recogniser.from_checkpoint("best")
+    result = recognise(Image.open("my_digit.png"))
+    result.digit, result.probabilities, result.pixels  # 7, (10,) floats, (28, 28) uint8
+
+The image goes through the same preprocessing as ``predict --data.predict_dir`` (``preprocess``)
+and the same normalisation as in training (the checkpoint's ``mean`` and ``std``), so a drawing
+saved from the demo gets the same answer from ``predict`` and ``test``. Only the network is
+loaded, not Lightning, so a program using this starts in a few seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from mnist_lit.checkpoints import load_checkpoint, network_from_checkpoint, resolve_checkpoint
+from mnist_lit.constants import IMAGE_SIZE, MEAN, STD
+from mnist_lit.preprocess import normalize, preprocess
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What the network made of one image."""
+
+    digit: int
+    """The most probable digit."""
+    probabilities: np.ndarray
+    """``(10,)`` float probability of each digit, 0 to 9; they sum to 1."""
+    pixels: np.ndarray
+    """``(28, 28)`` uint8: the image the network saw, after preprocessing."""
+
+    @property
+    def confidence(self) -> float:
+        """Probability of the predicted digit."""
+        return float(self.probabilities[self.digit])
+
+
+class Recogniser:
+    """A trained network that reads single images, on the CPU (about a millisecond each).
+
+    Args:
+        net: Maps normalised ``(B, 1, 28, 28)`` images to ``(B, 10)`` logits (a ``ConvNet``).
+        mean: Normalisation mean the network was trained with.
+        std: Normalisation standard deviation it was trained with.
+        path: The checkpoint file it came from, if any (shown to users).
+
+    """
+
+    def __init__(
+        self, net: nn.Module, mean: float = MEAN, std: float = STD, path: Path | None = None
+    ) -> None:
+        self.net = net.eval().cpu()
+        self.mean = mean
+        self.std = std
+        self.path = path
+
+    @classmethod
+    def from_checkpoint(
+        cls, ckpt_path: str | Path, logs: str | Path = "lightning_logs"
+    ) -> Recogniser:
+        """Load ``best``, ``last`` (the newest run under ``logs``) or a ``.ckpt`` file.
+
+        Raises:
+            CheckpointError: No such checkpoint, or not one of this project's models.
+
+        """
+        path = resolve_checkpoint(str(ckpt_path), logs)
+        checkpoint = load_checkpoint(path)
+        hparams = checkpoint.get("hyper_parameters", {})
+        net = network_from_checkpoint(checkpoint, path)
+        return cls(net, float(hparams.get("mean", MEAN)), float(hparams.get("std", STD)), path)
+
+    def __call__(self, image: Image.Image) -> Recognition:
+        """Preprocess ``image`` like MNIST and classify it.
+
+        Raises:
+            ImageError: No digit in the image (blank, or too little contrast).
+
+        """
+        return self.classify(preprocess(image))
+
+    def classify(self, pixels: np.ndarray) -> Recognition:
+        """Classify an MNIST-like ``(28, 28)`` uint8 image (light digit on black)."""
+        if pixels.shape != (IMAGE_SIZE, IMAGE_SIZE) or pixels.dtype != np.uint8:
+            raise ValueError(f"expected (28, 28) uint8 pixels, got {pixels.shape} {pixels.dtype}")
+        batch = normalize(torch.from_numpy(pixels)[None, None], self.mean, self.std)
+        with torch.inference_mode():
+            probabilities = self.net(batch).softmax(dim=1)[0].numpy()
+        return Recognition(int(probabilities.argmax()), probabilities, pixels)

@@ -1,0 +1,235 @@
+"""The drawing demo without a browser: what each event of the page answers, and its command line."""
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnist_lit import collection as collection_module
+from mnist_lit.collection import Collection
+from mnist_lit.demo import DRAW_HINT, DemoActions, blank_canvas, canvas_image
+from mnist_lit.demo import main as demo
+from mnist_lit.errors import ConfigError
+from mnist_lit.nets import ConvNet
+from mnist_lit.preprocess import preprocess
+from mnist_lit.recognise import Recogniser
+
+from .conftest import TinyMNIST
+from .handwriting import DIGITS, render
+from .test_cli import run
+
+
+def drawn(digit: int) -> dict[str, Image.Image]:
+    """What the sketchpad sends for a digit drawn on its white paper: an opaque RGBA composite."""
+    return {"composite": render(DIGITS[digit]).convert("RGBA")}
+
+
+@pytest.fixture
+def untrained() -> Recogniser:
+    torch.manual_seed(0)
+    return Recogniser(ConvNet())
+
+
+def test_recogniser_reads_a_drawing_like_predict_would(untrained: Recogniser) -> None:
+    image = render(DIGITS[3])
+    result = untrained(image)
+    assert result.pixels.shape == (28, 28) and result.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(result.pixels, preprocess(image))  # the image the model saw
+    assert result.probabilities.shape == (10,)
+    assert result.probabilities.sum() == pytest.approx(1, abs=1e-5)
+    assert result.digit == result.probabilities.argmax()
+    with pytest.raises(ValueError, match=r"expected \(28, 28\) uint8"):
+        untrained.classify(np.zeros((28, 28), dtype=np.float32))
+
+
+def test_blank_canvas_asks_for_a_digit(untrained: Recogniser, tmp_path: Path) -> None:
+    actions = DemoActions(untrained, Collection(tmp_path / "drawings"))
+    for value in (None, {"composite": None}, blank_canvas()):
+        label, bars, preview, message, sample = actions.read_drawing(value)
+        assert message == DRAW_HINT
+        assert label is None and bars is None and preview is None and sample is None
+
+
+def test_drawing_shows_digit_bars_and_what_the_model_saw(
+    untrained: Recogniser, tmp_path: Path
+) -> None:
+    actions = DemoActions(untrained, Collection(tmp_path / "drawings"))
+    label, bars, preview, message, sample = actions.read_drawing(drawn(7))
+    assert label is not None and bars is not None and preview is not None and sample is not None
+    top = max(label, key=label.__getitem__)
+    assert message.startswith(f"Read as **{top}** (")
+    assert list(bars["digit"]) == [str(d) for d in range(10)]
+    assert bars["probability"].sum() == pytest.approx(1, abs=1e-5)
+    assert preview.size == (224, 224)  # 28x28, each pixel an 8x8 square
+    small = np.asarray(preview.resize((28, 28), Image.Resampling.NEAREST))
+    np.testing.assert_array_equal(small, sample.pixels)
+
+
+def test_canvas_strokes_on_transparency_become_black_on_white() -> None:
+    strokes = Image.new("RGBA", (50, 50), (0, 0, 0, 0))
+    strokes.paste((0, 0, 0, 255), (20, 5, 30, 45))
+    image = canvas_image({"composite": strokes})
+    assert image is not None and image.mode == "L"
+    assert image.getpixel((0, 0)) == 255 and image.getpixel((25, 25)) == 0
+
+
+def test_unreadable_upload_says_so_and_a_photo_is_read(
+    untrained: Recogniser, tmp_path: Path
+) -> None:
+    actions = DemoActions(untrained, Collection(tmp_path / "drawings"))
+    fake = tmp_path / "holiday.png"
+    fake.write_text("not an image")
+    empty = tmp_path / "empty.jpg"
+    empty.touch()
+    blank = tmp_path / "blank.png"
+    Image.new("L", (60, 60), 200).save(blank)
+    for path, reason in [
+        (fake, "not an image Pillow can read"),
+        (empty, "empty file"),
+        (blank, "no digit found"),
+    ]:
+        label, _, _, message, sample = actions.read_upload(str(path))
+        assert message.startswith(f"Cannot read {path.name}: {reason}")
+        assert label is None and sample is None
+    assert actions.read_upload(None)[3] == "Upload a photo or scan of one digit."
+
+    photo = tmp_path / "photo.JPG"
+    render(DIGITS[4]).convert("RGB").save(photo, format="JPEG")
+    label, _, _, message, sample = actions.read_upload(str(photo))
+    assert label is not None and sample is not None and message.startswith("Read as")
+    message, _ = actions.save(sample, "4")
+    saved = next((tmp_path / "drawings" / "4").iterdir())
+    assert saved.suffix == ".jpg"  # the upload is kept as it came, not re-encoded
+    assert saved.read_bytes() == photo.read_bytes()
+
+
+def test_save_needs_a_reading_and_a_label(untrained: Recogniser, tmp_path: Path) -> None:
+    actions = DemoActions(untrained, Collection(tmp_path / "drawings"))
+    sample = actions.read_drawing(drawn(2))[4]
+    assert actions.save(None, "2")[0] == "Nothing to save: draw or upload a digit first."
+    assert actions.save(sample, None)[0] == "Pick the digit the image shows, then press Save."
+    assert not (tmp_path / "drawings").exists()
+
+
+def test_saves_never_overwrite_and_are_counted(
+    untrained: Recogniser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Frozen:  # every save at the same microsecond, as from two tabs at once
+        @staticmethod
+        def now() -> "Frozen":
+            return Frozen()
+
+        def strftime(self, fmt: str) -> str:
+            return "20261123-101502-000001"
+
+    monkeypatch.setattr(collection_module, "datetime", Frozen)
+    root = tmp_path / "drawings"
+    actions = DemoActions(untrained, Collection(root))
+    sample = actions.read_drawing(drawn(5))[4]
+    messages = [actions.save(sample, "5")[0] for _ in range(3)]
+    names = sorted(p.name for p in (root / "5").iterdir())
+    assert names == [
+        "20261123-101502-000001-1.png",
+        "20261123-101502-000001-2.png",
+        "20261123-101502-000001.png",
+    ]
+    assert messages[0] == f"Saved as `{root / '5' / '20261123-101502-000001.png'}`."
+    small = sorted((tmp_path / "drawings_28x28" / "5").iterdir())
+    assert [p.name for p in small] == names
+    with Image.open(small[0]) as image:
+        assert image.size == (28, 28)
+        np.testing.assert_array_equal(np.asarray(image), sample.pixels)
+    with Image.open(root / "5" / names[0]) as image:  # the drawing, black on white
+        assert image.size == (400, 400) and image.getpixel((0, 0)) == 255
+    assert Collection(root).counts() == {**dict.fromkeys(range(10), 0), 5: 3}
+    table = actions.counts()
+    assert "| images | 0 | 0 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 0 | 3 |" in table
+
+
+def test_a_failed_save_says_why_and_leaves_nothing(untrained: Recogniser, tmp_path: Path) -> None:
+    root = tmp_path / "drawings"
+    root.mkdir()
+    (root / "6").write_text("a file where the digit's folder should be")
+    actions = DemoActions(untrained, Collection(root))
+    sample = actions.read_drawing(drawn(6))[4]
+    message, _ = actions.save(sample, "6")
+    assert message.startswith(f"Not saved: cannot save into the collection {root}:")
+    assert not any((tmp_path / "drawings_28x28").rglob("*.png"))
+    with pytest.raises(ConfigError, match="label must be a digit from 0 to 9, got 10"):
+        Collection(root).save(Image.new("L", (5, 5)), sample.pixels, 10)
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        Collection(root / "6")
+
+
+def test_saved_drawings_get_the_same_answers_from_predict_and_test(
+    tiny_mnist: TinyMNIST, tmp_path: Path
+) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
+    logs = Path(fit.trainer.log_dir).parent
+    actions = DemoActions(Recogniser.from_checkpoint("best", logs), Collection(tmp_path / "drawn"))
+    shown = {}
+    for digit in (1, 3, 7):
+        label, _, _, _, sample = actions.read_drawing(drawn(digit))
+        assert label is not None
+        path = actions.save(sample, str(digit))[0].split("`")[1]
+        shown[Path(path).relative_to(tmp_path / "drawn").as_posix()] = label
+
+    out = tmp_path / "predictions.csv"
+    run(
+        "predict", tiny_mnist, tmp_path, "--ckpt_path", "best",
+        "--data.predict_dir", str(tmp_path / "drawn"), "--predictions", str(out),
+    )  # fmt: skip
+    with out.open() as file:
+        rows = {row["path"]: row for row in csv.DictReader(file)}
+    assert rows.keys() == shown.keys()
+    for name, label in shown.items():
+        for digit, probability in label.items():
+            assert float(rows[name][f"p{digit}"]) == pytest.approx(probability, abs=1e-5)
+
+    test = run(
+        "test", tiny_mnist, tmp_path, "--ckpt_path", "best",
+        "--data.custom_dir", str(tmp_path / "drawn"),
+    )  # fmt: skip
+    right = sum(max(label, key=label.__getitem__) == name[0] for name, label in shown.items())
+    assert float(test.trainer.callback_metrics["test/acc"]) == pytest.approx(right / 3)
+
+
+def test_help_and_one_line_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        demo(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--ckpt_path", "--logs", "--collection", "--host", "--port"):
+        assert option in out
+
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {"encoder.weight": torch.zeros(3)}, "hyper_parameters": {}}, foreign)
+    for args, message in [
+        (["--port", "http"], "mnist_lit.demo: error: "),
+        (["--ckpt_path", str(foreign)], f"{foreign} does not hold an mnist_lit model: "),
+        (
+            ["--ckpt_path", "best", "--logs", str(tmp_path)],
+            f"mnist_lit.demo: error: --ckpt_path best: no checkpoints under {tmp_path}",
+        ),
+        (["--ckpt_path", str(tmp_path / "nope.ckpt")], "does not exist"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            demo(args)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # as if Gradio were not installed
+    with pytest.raises(SystemExit):
+        demo(["--ckpt_path", str(tmp_path / "nope.ckpt")])
+    err = capsys.readouterr().err
+    assert err == (
+        "mnist_lit.demo: error: the demo needs Gradio: pip install -e '.[demo]' (in a clone) "
+        "or pip install gradio\n"
+    )

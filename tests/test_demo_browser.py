@@ -1,0 +1,290 @@
+"""The drawing demo end to end: the app as a user starts it, driven in a real headless Chromium.
+
+Digits are drawn as mouse strokes on the canvas (``handwriting.DIGITS``), never pasted as images.
+Skipped when Chromium (Debian package ``chromium``), Playwright or Gradio is missing. The slow test
+trains the default configuration for one epoch on real MNIST; set ``MNIST_LIT_DEMO_CKPT`` to a
+checkpoint to test that one instead (screenshots are written to ``MNIST_LIT_SCREENSHOTS`` if set).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mnist_lit import fetch
+from mnist_lit.synthetic import write_mnist_files
+
+from .conftest import CONFIG, ROOT
+from .handwriting import DIGITS, Stroke
+
+pytest.importorskip("gradio")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+if not CHROMIUM.is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+FAST_CANVAS = ["--use-gl=angle", "--use-angle=swiftshader"]
+"""Software WebGL that draws the canvas about 3x faster here than Chromium's default headless."""
+
+BIN = "#canvas button[aria-label='Clear canvas']"
+"""The canvas's own clear icon, in its toolbar."""
+
+BOX = 0.6
+"""Share of the canvas's visible height the drawn digit spans."""
+
+
+def fit(root: Path, mirror: Path, *extra: str) -> Path:
+    """Train with the default config in a subprocess, as a user does; return the best checkpoint."""
+    command = [
+        sys.executable, "-m", "mnist_lit", "fit", "--config", CONFIG,
+        "--data.mirror", str(mirror), "--data.data_dir", str(root / "data"),
+        "--trainer.default_root_dir", str(root), "--trainer.enable_progress_bar", "false",
+        *extra,
+    ]  # fmt: skip
+    subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+    return next((root / "lightning_logs").glob("version_*/checkpoints/best-*.ckpt"))
+
+
+class Demo:
+    """``python -m mnist_lit.demo`` running in a subprocess on a free port."""
+
+    def __init__(self, checkpoint: Path, collection: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.collection = collection
+        self.url = f"http://127.0.0.1:{port}"
+        command = [
+            sys.executable, "-m", "mnist_lit.demo", "--ckpt_path", str(checkpoint),
+            "--collection", str(collection), "--port", str(port),
+        ]  # fmt: skip
+        start = time.perf_counter()
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+        )
+        assert self.process.stdout is not None
+        lines = []
+        for line in self.process.stdout:  # the app prints its URL once it serves
+            lines.append(line)
+            if self.url in line:
+                break
+        else:
+            raise AssertionError("the demo did not start:\n" + "".join(lines))
+        self.startup = time.perf_counter() - start
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+class Page:
+    """The demo's page in Chromium, with what a user does on it."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.message = page.locator("#message")
+        self.last_request = time.monotonic()
+        page.on("request", self._requested)
+
+    def _requested(self, request: Any) -> None:
+        self.last_request = time.monotonic()
+
+    def draw(self, strokes: list[Stroke]) -> str:
+        """Draw ``strokes`` with the mouse, waiting after each for the page to show its reading.
+
+        Returns the message shown after the last stroke (``Read as **7** (...)`` as text).
+        """
+        canvas = self.page.locator("#canvas canvas").first.bounding_box()
+        side = BOX * min(canvas["width"], canvas["height"])
+        left = canvas["x"] + (canvas["width"] - side) / 2
+        top = canvas["y"] + (canvas["height"] - side) / 2
+        mouse = self.page.mouse
+        for stroke in strokes:
+            before = self.preview_source()
+            points = [(left + x * side, top + y * side) for x, y in stroke]
+            mouse.move(*points[0])
+            mouse.down()
+            for point in points[1:]:
+                mouse.move(*point)
+            mouse.up()
+            # every stroke changes the 28x28 image: its new URL means this stroke was read
+            try:
+                self.page.wait_for_function(
+                    "before => { const img = document.querySelector('#preview img');"
+                    " return img !== null && img.src !== before; }",
+                    arg=before,
+                    timeout=30_000,
+                )
+            except sync_api.TimeoutError:
+                shot = Path(tempfile.mkdtemp()) / "stroke_not_read.png"
+                self.page.screenshot(path=str(shot), full_page=True)
+                raise AssertionError(
+                    f"a stroke was not read in 30 s; the page says {self.message.inner_text()!r}; "
+                    f"screenshot: {shot}"
+                ) from None
+        return str(self.message.inner_text())
+
+    def preview_source(self) -> str | None:
+        image = self.page.locator("#preview img")
+        return image.get_attribute("src") if image.count() else None
+
+    def clear(self, button: str = "#clear") -> None:
+        """Clear with the page's button (or the canvas's bin icon) and wait for fresh paper."""
+        self.page.locator(button).click()
+        sync_api.expect(self.message).to_have_text("Draw a digit on the canvas.")
+        sync_api.expect(self.page.locator("#preview img")).to_have_count(0)
+        self.settle()
+
+    def settle(self, quiet: float = 0.7, timeout: float = 20) -> None:
+        """Wait until the page has sent no request for ``quiet`` seconds.
+
+        The canvas reloads its paper after a clear, fetching it from the server several times;
+        a stroke drawn before that ends is wiped, as it would be for a very quick user.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() - self.last_request < quiet:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the page kept sending requests for {timeout} s")
+            self.page.wait_for_timeout(100)
+
+    def save(self, label: int) -> str:
+        self.page.locator("#label").get_by_text(str(label), exact=True).click()
+        saved = self.page.locator("#saved")
+        self.page.locator("#save").click()
+        sync_api.expect(saved).to_contain_text("Saved as", timeout=15_000)
+        return str(saved.inner_text())
+
+    def screenshot(self, name: str, tmp_path: Path) -> Path:
+        folder = Path(os.environ.get("MNIST_LIT_SCREENSHOTS", tmp_path))
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-background-networking", *FAST_CANVAS],
+        )
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser: Any, demo: Demo) -> Page:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    offsite: list[str] = []
+    page.on("request", lambda r: r.url.startswith(demo.url) or offsite.append(r.url))
+    page.goto(demo.url)
+    page.locator("#canvas canvas").first.wait_for(timeout=30_000)
+    sync_api.expect(page.locator("#counts")).to_contain_text("total")
+    assert not [u for u in offsite if not u.startswith(("data:", "blob:"))], offsite
+    ready = Page(page)
+    ready.settle()  # the canvas finishes setting up its paper
+    return ready
+
+
+def test_draw_read_save_clear_in_the_browser(
+    browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's mechanics with a model trained for a moment on made-up digits."""
+    mirror = tmp_path / "mirror"
+    checksums = write_mnist_files(mirror, train=300, test=50)
+    for name, md5 in checksums.items():
+        monkeypatch.setitem(fetch.FILES, name, md5)
+    checkpoint = fit_tiny(tmp_path, mirror)
+    demo = Demo(checkpoint, tmp_path / "drawings")
+    try:
+        page = open_page(browser, demo)
+        sync_api.expect(page.message).to_have_text("Draw a digit on the canvas.")
+        page.page.locator("#save").click()
+        sync_api.expect(page.page.locator("#saved")).to_have_text(
+            "Nothing to save: draw or upload a digit first."
+        )
+
+        message = page.draw(DIGITS[7])
+        assert re.fullmatch(r"Read as \d \(\d+\.\d% sure\)\.", message), message
+        bars = page.page.locator("#probabilities svg .mark-rect path")
+        sync_api.expect(bars).to_have_count(10)  # one bar per digit
+
+        saved = page.save(7)
+        files = list((tmp_path / "drawings" / "7").glob("*.png"))
+        assert len(files) == 1 and f"Saved as {files[0]}." == saved
+        assert (tmp_path / "drawings_28x28" / "7" / files[0].name).is_file()
+        sync_api.expect(page.page.locator("#counts")).to_contain_text(
+            "images 0 0 0 0 0 0 0 1 0 0 1"
+        )
+        page.clear()
+        assert page.draw(DIGITS[1]).startswith("Read as")
+        page.clear(BIN)  # the canvas's own clear icon leaves paper and brush ready too
+        assert page.draw(DIGITS[1]).startswith("Read as")
+    finally:
+        demo.stop()
+
+
+def fit_tiny(root: Path, mirror: Path) -> Path:
+    """Train one epoch on made-up digits, in-process (made-up files have their own checksums)."""
+    from mnist_lit.cli import main
+
+    args = [
+        "fit", "--config", CONFIG, "--data.mirror", str(mirror),
+        "--data.data_dir", str(root / "data"), "--data.val_size", "50",
+        "--trainer.default_root_dir", str(root), "--trainer.max_epochs", "1",
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+    ]  # fmt: skip
+    main(args)
+    return next((root / "lightning_logs").glob("version_*/checkpoints/best-*.ckpt"))
+
+
+@pytest.fixture(scope="module")
+def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``MNIST_LIT_DEMO_CKPT``, or the default config trained one epoch on real MNIST."""
+    if "MNIST_LIT_DEMO_CKPT" in os.environ:
+        return Path(os.environ["MNIST_LIT_DEMO_CKPT"])
+    from .conftest import SHARED_MNIST
+
+    if not SHARED_MNIST.is_dir():
+        pytest.skip(f"real MNIST not found in {SHARED_MNIST}")
+    root = tmp_path_factory.mktemp("real")
+    return fit(root, SHARED_MNIST, "--trainer.max_epochs", "1")
+
+
+@pytest.mark.slow
+def test_every_digit_drawn_by_mouse_is_recognised(
+    browser: Any, real_checkpoint: Path, tmp_path: Path
+) -> None:
+    demo = Demo(real_checkpoint, tmp_path / "drawings")
+    try:
+        assert demo.startup < 30, f"the demo took {demo.startup:.1f} s to start"
+        page = open_page(browser, demo)
+        read = {}
+        for digit, strokes in DIGITS.items():
+            page.clear()
+            message = page.draw(strokes)
+            read[digit] = int(message.split()[2])
+            page.save(digit)
+            if digit == 8:
+                page.screenshot("demo_page", tmp_path)
+        assert read == {digit: digit for digit in DIGITS}
+        counts = {d: len(list((tmp_path / "drawings" / str(d)).iterdir())) for d in DIGITS}
+        assert counts == dict.fromkeys(DIGITS, 1)
+    finally:
+        demo.stop()
