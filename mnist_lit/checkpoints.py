@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import pickle
 import re
 import zipfile
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
     from mnist_lit.model import MNISTClassifier
     from mnist_lit.nets import ConvNet
 
-NETWORK_OPTIONS = ("channels", "hidden", "batch_norm", "dropout", "fc_activation")
-"""The model's hyperparameters that shape its ``ConvNet`` (the others are training settings)."""
 
 BEST_PREFIX = "best-"
 """File-name prefix of the best checkpoint by ``val/acc`` (see the CLI's checkpoint defaults)."""
@@ -92,16 +91,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def load_model(path: str | Path) -> MNISTClassifier:
-    """Rebuild the model a checkpoint file holds, with its weights, in eval mode on the CPU.
-
-    Raises:
-        CheckpointError: The file is unreadable or its weights do not fit the network it names.
-
-    """
-    return model_from_checkpoint(load_checkpoint(path), path)
-
-
 def model_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> MNISTClassifier:
     """Rebuild the model of a loaded checkpoint (``path`` names it in errors), in eval mode.
 
@@ -137,6 +126,8 @@ def network_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> 
     from mnist_lit.nets import ConvNet
 
     hparams = checkpoint.get("hyper_parameters", {})
+    # the model's hyperparameters that shape its ConvNet (the others are training settings)
+    options = set(inspect.signature(ConvNet).parameters) - {"num_classes"}
     prefix = "net."
     weights = {
         key.removeprefix(prefix): value
@@ -144,7 +135,7 @@ def network_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> 
         if key.startswith(prefix)
     }
     try:
-        net = ConvNet(**{key: hparams[key] for key in NETWORK_OPTIONS if key in hparams})
+        net = ConvNet(**{key: value for key, value in hparams.items() if key in options})
         net.load_state_dict(weights)
     except (TypeError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0]

@@ -15,12 +15,15 @@ and ``ROOT_28x28`` is itself a labelled folder in MNIST's format. Files are neve
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import uuid
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE
 from mnist_lit.errors import ConfigError
@@ -39,13 +42,18 @@ class Collection:
     """
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser().resolve()  # "." and ".." have no name to extend
+        if self.root == self.root.parent:
+            raise ConfigError(f"collection folder {self.root} is a file system root; pick a folder")
         self.small_root = self.root.with_name(self.root.name + SMALL_SUFFIX)
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"collection folder {self.root} is a file, not a folder")
 
     def save(self, original: Image.Image | Path, pixels: np.ndarray, label: int) -> Path:
         """Store one sample under a new name and return the path of the original image.
+
+        Each file is written under a hidden temporary name, then linked to its final name only
+        if that name is free, so a sample is never half written, overwritten or half saved.
 
         Args:
             original: The image as the user gave it: a decoded image (saved as PNG) or an image
@@ -54,39 +62,39 @@ class Collection:
             label: The digit it shows, 0 to 9.
 
         Raises:
-            ConfigError: ``label`` is not a digit, or the folder cannot be written.
+            ConfigError: ``label`` is not a digit, ``original`` is gone, or the folder cannot
+                be written.
 
         """
         if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
             raise ConfigError(f"label must be a digit from 0 to 9, got {label!r}")
         if pixels.shape != (IMAGE_SIZE, IMAGE_SIZE):
             raise ValueError(f"expected (28, 28) pixels, got {pixels.shape}")
+        if isinstance(original, Path) and not original.is_file():
+            raise ConfigError(f"the image to save, {original}, is gone; upload it again")
         suffix = ".png"
         if isinstance(original, Path) and original.suffix.lower() in image_extensions():
             suffix = original.suffix.lower()
         folder = self.root / str(label)
         small_folder = self.small_root / str(label)
+        temporary = [
+            folder / f".saving-{uuid.uuid4().hex}",
+            small_folder / f".saving-{uuid.uuid4().hex}",
+        ]
         try:
             folder.mkdir(parents=True, exist_ok=True)
             small_folder.mkdir(parents=True, exist_ok=True)
-            path = _claim(folder, small_folder, suffix)
-            small = small_folder / (path.stem + ".png")
-            try:
-                if isinstance(original, Path) and suffix == original.suffix.lower():
-                    shutil.copyfile(original, path)
-                else:
-                    image = original if isinstance(original, Image.Image) else Image.open(original)
-                    image.save(path, format="PNG")
-                Image.fromarray(pixels.astype(np.uint8)).save(small, format="PNG")
-            except BaseException:  # never leave half a sample behind
-                path.unlink(missing_ok=True)
-                small.unlink(missing_ok=True)
-                raise
+            _write_original(original, temporary[0])
+            Image.fromarray(pixels.astype(np.uint8)).save(temporary[1], format="PNG")
+            return _publish(temporary[0], suffix, temporary[1])
         except OSError as err:
             raise ConfigError(
                 f"cannot save into the collection {self.root}: {err.strerror or err}"
             ) from err
-        return path
+        finally:
+            for path in temporary:
+                with contextlib.suppress(OSError):  # never written, or its folder is unusable
+                    path.unlink(missing_ok=True)
 
     def counts(self) -> dict[int, int]:
         """Count the images per digit in the collection folder, as ``test`` will find them."""
@@ -98,20 +106,39 @@ class Collection:
         return counts
 
 
-def _claim(folder: Path, small_folder: Path, suffix: str) -> Path:
-    """Create an empty file named by the time, free in both folders, and return its path.
+def _write_original(original: Image.Image | Path, target: Path) -> None:
+    """Copy an image file as it is (if Pillow knows its extension), or write a PNG of it."""
+    if isinstance(original, Image.Image):
+        original.save(target, format="PNG")
+    elif original.suffix.lower() in image_extensions():
+        shutil.copyfile(original, target)
+    else:  # an odd name: store what the page showed, upright, as PNG
+        with Image.open(original) as image:
+            ImageOps.exif_transpose(image).save(target, format="PNG")
 
-    The name is ``<date>-<time>-<microseconds>``, with ``-1``, ``-2`` … if it is taken. The file
-    is created exclusively, so two saves at the same moment (two browser tabs) never share a name.
+
+def _publish(original: Path, suffix: str, small: Path) -> Path:
+    """Give the two written files free final names, ``<time>[-n]``; return the original's path.
+
+    The name is ``<date>-<time>-<microseconds>``, with ``-1``, ``-2`` … if taken in either folder.
+    ``os.link`` fails rather than replace an existing file, so two saves at the same moment (two
+    browser tabs, two processes) never take the same name.
     """
     stem = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     for attempt in range(1000):
         name = stem if attempt == 0 else f"{stem}-{attempt}"
-        if (small_folder / f"{name}.png").exists():
-            continue
+        final = original.with_name(name + suffix)
         try:
-            (folder / f"{name}{suffix}").open("xb").close()
+            os.link(original, final)
         except FileExistsError:
             continue
-        return folder / f"{name}{suffix}"
-    raise FileExistsError(f"no free file name for {stem} in {folder}")
+        try:
+            os.link(small, small.with_name(name + ".png"))
+        except FileExistsError:
+            final.unlink()
+            continue
+        except BaseException:
+            final.unlink()
+            raise
+        return final
+    raise FileExistsError(f"no free file name for {stem} in {original.parent}")

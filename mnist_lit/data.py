@@ -29,7 +29,8 @@ from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
 from mnist_lit.errors import ConfigError, DataError
 from mnist_lit.fetch import fetch_mnist, raw_folder
 from mnist_lit.folders import FolderBatch, FolderImages, collate_folder, list_images, list_labelled
-from mnist_lit.preprocess import MAX_PIXELS, normalize
+from mnist_lit.preprocess import MAX_PIXELS
+from mnist_lit.preprocess import normalize as normalize  # its home before preprocess.py
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,11 @@ it works without internet; the page is only reachable from this machine unless `
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 from jsonargparse import ArgumentParser
@@ -35,8 +34,6 @@ if TYPE_CHECKING:
     import gradio as gr
     import pandas as pd
     from gradio.components.image_editor import EditorValue
-
-log = logging.getLogger("mnist_lit")
 
 INSTALL_HINT = "the demo needs Gradio: pip install -e '.[demo]' (in a clone) or pip install gradio"
 
@@ -58,6 +55,9 @@ class Sample:
 
     original: Image.Image | Path
     pixels: np.ndarray
+    """``(28, 28)`` uint8: what the model saw."""
+    saved: Path | None = None
+    """Where "Save" stored it, once it has."""
 
 
 Outputs = tuple[
@@ -104,17 +104,27 @@ class DemoActions:
         result = self.recognise.classify(pixels)
         return _shown(result, Sample(Path(path), pixels))
 
-    def save(self, sample: Sample | None, label: str | None) -> tuple[str, str]:
-        """Store the last image read under ``label``; return a message and the new counts."""
+    def save(
+        self, sample: Sample | None, label: str | None
+    ) -> tuple[str, str, str | None, Sample | None]:
+        """Store the last image read under ``label``.
+
+        Returns the message, the new counts, the label selection (cleared once saved, so the
+        next drawing is not saved under this one's label by mistake) and the sample (marked
+        saved, so a second click does not store it twice).
+        """
         if sample is None:
-            return "Nothing to save: draw or upload a digit first.", self.counts()
+            return "Nothing to save: draw or upload a digit first.", self.counts(), label, sample
+        if sample.saved is not None:
+            message = f"Already saved as `{sample.saved}`: draw the next digit."
+            return message, self.counts(), label, sample
         if label is None or label not in CLASS_NAMES:
-            return "Pick the digit the image shows, then press Save.", self.counts()
+            return "Pick the digit the image shows, then press Save.", self.counts(), label, sample
         try:
             path = self.collection.save(sample.original, sample.pixels, int(label))
         except MnistLitError as err:
-            return f"Not saved: {err}", self.counts()
-        return f"Saved as `{path}`.", self.counts()
+            return f"Not saved: {err}", self.counts(), label, sample
+        return f"Saved as `{path}`.", self.counts(), None, replace(sample, saved=path)
 
     def counts(self) -> str:
         """Return a Markdown table of the collection: images per digit, and where it is."""
@@ -181,7 +191,8 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
     import gradio as gr
 
     brush = gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed")
-    app = gr.Blocks(title=title, analytics_enabled=False)
+    # no telemetry; files Gradio caches (each stroke's preview, uploads) deleted after an hour
+    app = gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600))
     with app:
         gr.Markdown(
             f"# {title}\nDraw one digit, large, in the middle of the canvas: the network reads it "
@@ -239,7 +250,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
         counts = gr.Markdown(actions.counts(), elem_id="counts")
 
         shown = [label, bars, preview, message, sample]
-        canvas.input(  # after each stroke
+        reading = canvas.input(  # after each stroke
             actions.read_drawing,
             canvas,
             shown,
@@ -249,8 +260,8 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
         upload.change(actions.read_upload, upload, shown, show_progress="hidden")
         # the canvas's own bin icon clears it to no paper and no brush: both start again on paper
         for event in (clear.click, canvas.clear):
-            event(cleared, None, [canvas, *shown], show_progress="hidden")
-        save.click(actions.save, [sample, digit], [saved, counts])
+            event(cleared, None, [canvas, *shown], show_progress="hidden", cancels=[reading])
+        save.click(actions.save, [sample, digit], [saved, counts, digit, sample])
         app.load(actions.counts, None, counts)  # counts saved from other tabs since start
     return app
 
@@ -299,14 +310,17 @@ def build_parser() -> ArgumentParser:
 
 def main(args: Sequence[str] | None = None) -> None:
     """Parse the command line and serve the page until Ctrl-C; mistakes are one-line errors."""
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # the URL shows at once, also in a pipe
     parser = build_parser()
     try:
         config = parser.parse_args(args)
     except Exception as err:  # jsonargparse's parse errors
         _fail(f"{_one_line(err)} (options: python -m mnist_lit.demo --help)")
     try:
-        import gradio  # noqa: F401
-    except ImportError:
+        import gradio
+
+        gradio.Blocks  # noqa: B018  # not just the empty folder a partial uninstall leaves
+    except (ImportError, AttributeError):
         _fail(INSTALL_HINT)
     try:
         recognise = Recogniser.from_checkpoint(config.ckpt_path, config.logs)
@@ -316,10 +330,15 @@ def main(args: Sequence[str] | None = None) -> None:
     print(f"Model: {recognise.path}", flush=True)
     print(f"Collection: {actions.collection.root}", flush=True)
     app = build_app(actions)
-    app.launch(server_name=config.host, server_port=config.port, show_error=True, inbrowser=False)
+    try:
+        app.launch(
+            server_name=config.host, server_port=config.port, show_error=True, inbrowser=False
+        )
+    except OSError as err:  # a port in use, an address this machine does not have
+        _fail(f"cannot serve on {config.host}:{config.port or 'the default port'}: {err}")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     print(f"mnist_lit.demo: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 

@@ -1,6 +1,10 @@
 """The drawing demo without a browser: what each event of the page answers, and its command line."""
 
 import csv
+import errno
+import os
+import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,16 +15,19 @@ from PIL import Image
 
 from mnist_lit import collection as collection_module
 from mnist_lit.collection import Collection
-from mnist_lit.demo import DRAW_HINT, DemoActions, blank_canvas, canvas_image
+from mnist_lit.demo import DRAW_HINT, DemoActions, blank_canvas, build_app, canvas_image
 from mnist_lit.demo import main as demo
 from mnist_lit.errors import ConfigError
+from mnist_lit.model import MNISTClassifier
 from mnist_lit.nets import ConvNet
-from mnist_lit.preprocess import preprocess
+from mnist_lit.preprocess import normalize, preprocess
 from mnist_lit.recognise import Recogniser
 
-from .conftest import TinyMNIST
+from .conftest import ROOT, TinyMNIST
 from .handwriting import DIGITS, render
 from .test_cli import run
+
+pytest.importorskip("gradio")  # the page's outputs (its bar chart's table) need Gradio's pandas
 
 
 def drawn(digit: int) -> dict[str, Image.Image]:
@@ -69,6 +76,11 @@ def test_drawing_shows_digit_bars_and_what_the_model_saw(
     np.testing.assert_array_equal(small, sample.pixels)
 
 
+def test_the_page_sends_no_telemetry(untrained: Recogniser, tmp_path: Path) -> None:
+    app = build_app(DemoActions(untrained, Collection(tmp_path / "drawings")))
+    assert app.analytics_enabled is False
+
+
 def test_canvas_strokes_on_transparency_become_black_on_white() -> None:
     strokes = Image.new("RGBA", (50, 50), (0, 0, 0, 0))
     strokes.paste((0, 0, 0, 255), (20, 5, 30, 45))
@@ -101,7 +113,7 @@ def test_unreadable_upload_says_so_and_a_photo_is_read(
     render(DIGITS[4]).convert("RGB").save(photo, format="JPEG")
     label, _, _, message, sample = actions.read_upload(str(photo))
     assert label is not None and sample is not None and message.startswith("Read as")
-    message, _ = actions.save(sample, "4")
+    actions.save(sample, "4")
     saved = next((tmp_path / "drawings" / "4").iterdir())
     assert saved.suffix == ".jpg"  # the upload is kept as it came, not re-encoded
     assert saved.read_bytes() == photo.read_bytes()
@@ -113,6 +125,13 @@ def test_save_needs_a_reading_and_a_label(untrained: Recogniser, tmp_path: Path)
     assert actions.save(None, "2")[0] == "Nothing to save: draw or upload a digit first."
     assert actions.save(sample, None)[0] == "Pick the digit the image shows, then press Save."
     assert not (tmp_path / "drawings").exists()
+
+    message, _, label, saved = actions.save(sample, "2")
+    assert saved is not None and saved.saved is not None and message.startswith("Saved as")
+    assert label is None  # the next drawing needs its own label
+    message, _, label, _ = actions.save(saved, "2")  # a second click on the same drawing
+    assert message == f"Already saved as `{saved.saved}`: draw the next digit." and label == "2"
+    assert len(list((tmp_path / "drawings" / "2").iterdir())) == 1
 
 
 def test_saves_never_overwrite_and_are_counted(
@@ -130,7 +149,7 @@ def test_saves_never_overwrite_and_are_counted(
     root = tmp_path / "drawings"
     actions = DemoActions(untrained, Collection(root))
     sample = actions.read_drawing(drawn(5))[4]
-    messages = [actions.save(sample, "5")[0] for _ in range(3)]
+    messages = [actions.save(sample, "5")[0] for _ in range(3)]  # three tabs, same drawing
     names = sorted(p.name for p in (root / "5").iterdir())
     assert names == [
         "20261123-101502-000001-1.png",
@@ -150,15 +169,95 @@ def test_saves_never_overwrite_and_are_counted(
     assert "| images | 0 | 0 | 0 | 0 | 0 | 3 | 0 | 0 | 0 | 0 | 3 |" in table
 
 
+def test_a_save_that_fails_halfway_leaves_no_file(
+    untrained: Recogniser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_link = os.link
+
+    def disk_full_for_28x28(source: Path, target: Path) -> None:
+        if "_28x28" in str(target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_link(source, target)
+
+    monkeypatch.setattr(collection_module.os, "link", disk_full_for_28x28)
+    actions = DemoActions(untrained, Collection(tmp_path / "drawings"))
+    sample = actions.read_drawing(drawn(6))[4]
+    message = actions.save(sample, "6")[0]
+    assert message == (
+        f"Not saved: cannot save into the collection {tmp_path / 'drawings'}: "
+        "No space left on device"
+    )
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # not even hidden temporaries
+
+
+def test_collection_folder_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path / ".")
+    for given in (".", "./", str(tmp_path / "x" / "..")):
+        collection = Collection(given)
+        assert collection.root == tmp_path
+        assert collection.small_root == tmp_path.parent / f"{tmp_path.name}_28x28"
+    with pytest.raises(ConfigError, match="file system root"):
+        Collection("/")
+
+
+def test_the_demo_loads_without_lightning() -> None:
+    """Lightning takes seconds to import; reading an image must not need it."""
+    code = (
+        "import sys, mnist_lit.demo, mnist_lit.recognise, mnist_lit.collection; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lightning'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"channels": (8, 16, 32), "hidden": (20, 12)},
+        {"batch_norm": True, "dropout": 0.25, "fc_activation": True},
+    ],
+)
+def test_the_demo_network_gives_the_models_outputs(tmp_path: Path, options: dict) -> None:
+    torch.manual_seed(0)
+    model = MNISTClassifier(**options, mean=0.1307, std=0.3081).eval()
+    path = tmp_path / "model.ckpt"
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
+    recogniser = Recogniser.from_checkpoint(path)
+    image = render(DIGITS[9])
+    result = recogniser(image)
+    with torch.inference_mode():
+        expected = model(normalize(torch.from_numpy(result.pixels)[None, None], 0.1307, 0.3081))
+    np.testing.assert_allclose(result.probabilities, expected.softmax(1)[0].numpy(), atol=1e-6)
+
+
+def test_a_busy_port_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "model.ckpt"
+    model = MNISTClassifier()
+    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as exit_info:
+            demo(["--ckpt_path", str(path), "--port", str(port), "--collection", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"mnist_lit.demo: error: cannot serve on 127.0.0.1:{port}: ")
+
+
 def test_a_failed_save_says_why_and_leaves_nothing(untrained: Recogniser, tmp_path: Path) -> None:
     root = tmp_path / "drawings"
     root.mkdir()
     (root / "6").write_text("a file where the digit's folder should be")
     actions = DemoActions(untrained, Collection(root))
     sample = actions.read_drawing(drawn(6))[4]
-    message, _ = actions.save(sample, "6")
+    message = actions.save(sample, "6")[0]
     assert message.startswith(f"Not saved: cannot save into the collection {root}:")
-    assert not any((tmp_path / "drawings_28x28").rglob("*.png"))
     with pytest.raises(ConfigError, match="label must be a digit from 0 to 9, got 10"):
         Collection(root).save(Image.new("L", (5, 5)), sample.pixels, 10)
     with pytest.raises(ConfigError, match="is a file, not a folder"):
@@ -226,8 +325,9 @@ def test_help_and_one_line_errors(
         assert message in err and "Traceback" not in err and err.count("\n") == 1
 
     monkeypatch.setitem(sys.modules, "gradio", None)  # as if Gradio were not installed
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_info:
         demo(["--ckpt_path", str(tmp_path / "nope.ckpt")])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err == (
         "mnist_lit.demo: error: the demo needs Gradio: pip install -e '.[demo]' (in a clone) "

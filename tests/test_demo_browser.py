@@ -52,7 +52,8 @@ def fit(root: Path, mirror: Path, *extra: str) -> Path:
         "--trainer.default_root_dir", str(root), "--trainer.enable_progress_bar", "false",
         *extra,
     ]  # fmt: skip
-    subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
     return next((root / "lightning_logs").glob("version_*/checkpoints/best-*.ckpt"))
 
 
@@ -70,40 +71,40 @@ class Demo:
             "--collection", str(collection), "--port", str(port),
         ]  # fmt: skip
         start = time.perf_counter()
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
-        )
-        assert self.process.stdout is not None
-        lines = []
-        for line in self.process.stdout:  # the app prints its URL once it serves
-            lines.append(line)
-            if self.url in line:
-                break
-        else:
-            raise AssertionError("the demo did not start:\n" + "".join(lines))
+        self.log = collection.parent / "demo.log"
+        with self.log.open("w") as log:  # a file, not a pipe that nobody reads once started
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+        deadline = time.monotonic() + 120
+        while self.url not in self.log.read_text():  # the app prints its URL once it serves
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("the demo did not start:\n" + self.log.read_text())
+            time.sleep(0.1)
         self.startup = time.perf_counter() - start
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
 
 
 class Page:
     """The demo's page in Chromium, with what a user does on it."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, url: str) -> None:
         self.page = page
+        self.url = url
         self.message = page.locator("#message")
         self.last_request = time.monotonic()
+        self.offsite: list[str] = []  # requests to anywhere but the app: there must be none
         page.on("request", self._requested)
 
     def _requested(self, request: Any) -> None:
         self.last_request = time.monotonic()
+        if not request.url.startswith((self.url, "data:", "blob:")):
+            self.offsite.append(request.url)
 
     def draw(self, strokes: list[Stroke]) -> str:
         """Draw ``strokes`` with the mouse, waiting after each for the page to show its reading.
@@ -166,8 +167,11 @@ class Page:
     def save(self, label: int) -> str:
         self.page.locator("#label").get_by_text(str(label), exact=True).click()
         saved = self.page.locator("#saved")
+        before = saved.inner_text()
         self.page.locator("#save").click()
-        sync_api.expect(saved).to_contain_text("Saved as", timeout=15_000)
+        sync_api.expect(saved).not_to_have_text(before, timeout=15_000)
+        sync_api.expect(saved).to_contain_text("Saved as")
+        sync_api.expect(self.page.locator("#label input:checked")).to_have_count(0)
         return str(saved.inner_text())
 
     def screenshot(self, name: str, tmp_path: Path) -> Path:
@@ -191,13 +195,10 @@ def browser() -> Iterator[Any]:
 
 def open_page(browser: Any, demo: Demo) -> Page:
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    offsite: list[str] = []
-    page.on("request", lambda r: r.url.startswith(demo.url) or offsite.append(r.url))
+    ready = Page(page, demo.url)
     page.goto(demo.url)
     page.locator("#canvas canvas").first.wait_for(timeout=30_000)
     sync_api.expect(page.locator("#counts")).to_contain_text("total")
-    assert not [u for u in offsite if not u.startswith(("data:", "blob:"))], offsite
-    ready = Page(page)
     ready.settle()  # the canvas finishes setting up its paper
     return ready
 
@@ -232,10 +233,13 @@ def test_draw_read_save_clear_in_the_browser(
         sync_api.expect(page.page.locator("#counts")).to_contain_text(
             "images 0 0 0 0 0 0 0 1 0 0 1"
         )
+        page.page.locator("#save").click()  # again: the same drawing is not stored twice
+        sync_api.expect(page.page.locator("#saved")).to_contain_text("Already saved as")
         page.clear()
         assert page.draw(DIGITS[1]).startswith("Read as")
         page.clear(BIN)  # the canvas's own clear icon leaves paper and brush ready too
         assert page.draw(DIGITS[1]).startswith("Read as")
+        assert page.offsite == []  # works offline: nothing fetched from elsewhere
     finally:
         demo.stop()
 
@@ -284,6 +288,7 @@ def test_every_digit_drawn_by_mouse_is_recognised(
             if digit == 8:
                 page.screenshot("demo_page", tmp_path)
         assert read == {digit: digit for digit in DIGITS}
+        assert page.offsite == []
         counts = {d: len(list((tmp_path / "drawings" / str(d)).iterdir())) for d in DIGITS}
         assert counts == dict.fromkeys(DIGITS, 1)
     finally:
