@@ -24,6 +24,10 @@ BEST_PREFIX = "best-"
 
 LAST_NAME = "last.ckpt"
 
+CKPT_PATH_HELP = "'best' or 'last' (the newest run under --logs) or the path of a .ckpt file."
+LOGS_HELP = "Folder holding the run folders (version_N/), where best and last are looked for."
+"""Help texts of ``--ckpt_path`` and ``--logs`` in the commands that load a checkpoint."""
+
 
 def resolve_checkpoint(spec: str, log_root: str | Path) -> Path:
     """Turn ``best``, ``last`` or a path into an existing checkpoint file.

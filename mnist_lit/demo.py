@@ -24,9 +24,10 @@ import numpy as np
 from jsonargparse import ArgumentParser
 from PIL import Image
 
+from mnist_lit.checkpoints import CKPT_PATH_HELP, LOGS_HELP
 from mnist_lit.collection import Collection
 from mnist_lit.constants import CLASS_NAMES
-from mnist_lit.errors import MnistLitError
+from mnist_lit.errors import MnistLitError, one_line
 from mnist_lit.preprocess import ImageError, load_digit
 from mnist_lit.recognise import Recogniser, Recognition
 
@@ -141,8 +142,9 @@ class DemoActions:
 def canvas_image(value: dict[str, Any] | None) -> Image.Image | None:
     """Return the drawing as black ink on white paper (greyscale), or ``None`` if there is none.
 
-    The sketchpad gives strokes on a transparent background; they are laid on white, so a saved
-    drawing looks as drawn in any image viewer.
+    The canvas sends its white paper with the strokes (an opaque image); strokes on a transparent
+    background (a canvas without paper) are laid on white, so a saved drawing looks as drawn in
+    any image viewer.
     """
     composite = None if value is None else value.get("composite")
     if composite is None:
@@ -278,13 +280,13 @@ def build_parser() -> ArgumentParser:
         "--ckpt_path",
         type=str,
         default="best",
-        help="'best' or 'last' (the newest run under --logs) or the path of a .ckpt file.",
+        help=CKPT_PATH_HELP,
     )
     parser.add_argument(
         "--logs",
         type=str,
         default="lightning_logs",
-        help="Folder holding the run folders (version_N/), where best and last are looked for.",
+        help=LOGS_HELP,
     )
     parser.add_argument(
         "--collection",
@@ -315,7 +317,7 @@ def main(args: Sequence[str] | None = None) -> None:
     try:
         config = parser.parse_args(args)
     except Exception as err:  # jsonargparse's parse errors
-        _fail(f"{_one_line(err)} (options: python -m mnist_lit.demo --help)")
+        _fail(f"{one_line(err)} (options: python -m mnist_lit.demo --help)")
     try:
         import gradio
 
@@ -341,10 +343,6 @@ def main(args: Sequence[str] | None = None) -> None:
 def _fail(message: str) -> NoReturn:
     print(f"mnist_lit.demo: error: {message}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def _one_line(err: Exception) -> str:
-    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
 
 
 def entry_point() -> None:

@@ -29,6 +29,8 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from mnist_lit.checkpoints import (
+    CKPT_PATH_HELP,
+    LOGS_HELP,
     load_checkpoint,
     model_from_checkpoint,
     public_hparams,
@@ -37,7 +39,7 @@ from mnist_lit.checkpoints import (
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.device import cpu_model
-from mnist_lit.errors import ConfigError, MnistLitError
+from mnist_lit.errors import ConfigError, MnistLitError, one_line
 from mnist_lit.folders import FolderBatch
 from mnist_lit.introspect import LayerRow, feature_maps, layer_table
 from mnist_lit.model import MNISTClassifier
@@ -454,7 +456,7 @@ def build_parser() -> ArgumentParser:
         "--ckpt_path",
         type=str,
         required=True,
-        help="'best' or 'last' (the newest run under --logs) or the path of a .ckpt file.",
+        help=CKPT_PATH_HELP,
     )
     parser.add_argument(
         "--out",
@@ -466,7 +468,7 @@ def build_parser() -> ArgumentParser:
         "--logs",
         type=str,
         default="lightning_logs",
-        help="Folder holding the run folders (version_N/), where best and last are looked for.",
+        help=LOGS_HELP,
     )
     parser.add_argument(
         "--device", type=str, default="auto", help="auto (a CUDA GPU if there is one), cpu or cuda."
@@ -495,7 +497,7 @@ def main(args: Sequence[str] | None = None) -> Path:
         config = parser.parse_args(args)
     except Exception as err:  # jsonargparse's parse errors
         print(
-            f"mnist_lit.report: error: {_one_line(err)} (options: python -m mnist_lit.report --help)",
+            f"mnist_lit.report: error: {one_line(err)} (options: python -m mnist_lit.report --help)",
             file=sys.stderr,
         )
         raise SystemExit(2) from None
@@ -508,10 +510,6 @@ def main(args: Sequence[str] | None = None) -> Path:
     except MnistLitError as err:
         print(f"mnist_lit.report: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-def _one_line(err: Exception) -> str:
-    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
 
 
 if __name__ == "__main__":
