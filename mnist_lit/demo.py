@@ -252,7 +252,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
         counts = gr.Markdown(actions.counts(), elem_id="counts")
 
         shown = [label, bars, preview, message, sample]
-        reading = canvas.input(  # after each stroke
+        canvas.input(  # after each stroke
             actions.read_drawing,
             canvas,
             shown,
@@ -262,7 +262,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
         upload.change(actions.read_upload, upload, shown, show_progress="hidden")
         # the canvas's own bin icon clears it to no paper and no brush: both start again on paper
         for event in (clear.click, canvas.clear):
-            event(cleared, None, [canvas, *shown], show_progress="hidden", cancels=[reading])
+            event(cleared, None, [canvas, *shown], show_progress="hidden")
         save.click(actions.save, [sample, digit], [saved, counts, digit, sample])
         app.load(actions.counts, None, counts)  # counts saved from other tabs since start
     return app

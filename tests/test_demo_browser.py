@@ -96,7 +96,7 @@ class Page:
     def __init__(self, page: Any, url: str) -> None:
         self.page = page
         self.url = url
-        self.message = page.locator("#message")
+        self.message = page.locator("#message p")  # the text, not a busy server's timer
         self.last_request = time.monotonic()
         self.offsite: list[str] = []  # requests to anywhere but the app: there must be none
         page.on("request", self._requested)
