@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from jsonargparse import ArgumentParser
 
 from mnist_lit.errors import CheckpointError
 
@@ -24,9 +25,25 @@ BEST_PREFIX = "best-"
 
 LAST_NAME = "last.ckpt"
 
-CKPT_PATH_HELP = "'best' or 'last' (the newest run under --logs) or the path of a .ckpt file."
-LOGS_HELP = "Folder holding the run folders (version_N/), where best and last are looked for."
-"""Help texts of ``--ckpt_path`` and ``--logs`` in the commands that load a checkpoint."""
+
+def add_checkpoint_arguments(parser: ArgumentParser, default: str | None = None) -> None:
+    """Add ``--ckpt_path`` (required when ``default`` is None) and ``--logs`` to a command line.
+
+    For the commands besides LightningCLI that load a checkpoint (the report, the demo).
+    """
+    parser.add_argument(
+        "--ckpt_path",
+        type=str,
+        required=default is None,
+        default=default,
+        help="'best' or 'last' (the newest run under --logs) or the path of a .ckpt file.",
+    )
+    parser.add_argument(
+        "--logs",
+        type=str,
+        default="lightning_logs",
+        help="Folder holding the run folders (version_N/), where best and last are looked for.",
+    )
 
 
 def resolve_checkpoint(spec: str, log_root: str | Path) -> Path:

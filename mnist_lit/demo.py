@@ -24,7 +24,7 @@ import numpy as np
 from jsonargparse import ArgumentParser
 from PIL import Image
 
-from mnist_lit.checkpoints import CKPT_PATH_HELP, LOGS_HELP
+from mnist_lit.checkpoints import add_checkpoint_arguments
 from mnist_lit.collection import Collection
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.errors import MnistLitError, one_line
@@ -276,18 +276,7 @@ def build_parser() -> ArgumentParser:
         "it; labelled images can be saved into a collection for test and predict.",
         exit_on_error=False,
     )
-    parser.add_argument(
-        "--ckpt_path",
-        type=str,
-        default="best",
-        help=CKPT_PATH_HELP,
-    )
-    parser.add_argument(
-        "--logs",
-        type=str,
-        default="lightning_logs",
-        help=LOGS_HELP,
-    )
+    add_checkpoint_arguments(parser, default="best")
     parser.add_argument(
         "--collection",
         type=str,

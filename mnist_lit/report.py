@@ -29,8 +29,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from mnist_lit.checkpoints import (
-    CKPT_PATH_HELP,
-    LOGS_HELP,
+    add_checkpoint_arguments,
     load_checkpoint,
     model_from_checkpoint,
     public_hparams,
@@ -452,23 +451,12 @@ def build_parser() -> ArgumentParser:
         "all figures as PNG, metrics.json and a report.md page that shows them.",
         exit_on_error=False,
     )
-    parser.add_argument(
-        "--ckpt_path",
-        type=str,
-        required=True,
-        help=CKPT_PATH_HELP,
-    )
+    add_checkpoint_arguments(parser)
     parser.add_argument(
         "--out",
         type=str | None,
         default=None,
         help="Output folder; default: report/ in the checkpoint's run folder (lightning_logs/version_N/report/).",
-    )
-    parser.add_argument(
-        "--logs",
-        type=str,
-        default="lightning_logs",
-        help=LOGS_HELP,
     )
     parser.add_argument(
         "--device", type=str, default="auto", help="auto (a CUDA GPU if there is one), cpu or cuda."
