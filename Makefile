@@ -1,5 +1,6 @@
 # Two commands on a fresh clone:
 #   make train ARGS="--data.mirror ../shared/data/mnist"   # set up, train the default model, test it
+#   make train ARGS="--config configs/presets/fast.yaml --data.mirror ../shared/data/mnist"  # 99% fast
 #   make test                                               # set up, lint, type-check, run the tests
 #   make report ARGS="--data.mirror ../shared/data/mnist"  # figures and report.md of the best model
 #   make data-scale ARGS="--data.mirror ../shared/data/mnist"  # size x epochs study (~10 min, CPU)
@@ -28,9 +29,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,demo]"
 	touch $(STAMP)
 
+# Train, then test the best checkpoint in the same process (fit --test true). ARGS: any fit option,
+# e.g. ARGS="--config configs/presets/fast.yaml --data.mirror ../shared/data/mnist"
 train: $(STAMP)
-	$(BIN)/python -m mnist_lit fit --config $(CONFIG) $(ARGS)
-	$(BIN)/python -m mnist_lit test --config $(CONFIG) $(ARGS) --ckpt_path best
+	$(BIN)/python -m mnist_lit fit --config $(CONFIG) $(ARGS) --test true
 
 # Figures and report.md for the best checkpoint of the newest run (ARGS: data options only,
 # e.g. --data.mirror ../shared/data/mnist; see python -m mnist_lit.report --help)

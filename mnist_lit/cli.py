@@ -8,8 +8,10 @@ Adds to LightningCLI: checkpoint callbacks (the best by ``val/acc`` as ``--check
 ``last.ckpt`` after every epoch as ``--last_checkpoint.*``); TensorBoard figures and
 hyperparameters (``--dashboards.*``); ``--ckpt_path best|last`` resolved to
 the newest run's files, in a new process too, with the model and normalisation it was trained
-with; the compute device printed at start; a predictions CSV for ``predict`` (``--predictions``
-sets its path); and one-line errors for mistakes a user can fix.
+with; ``fit --test true`` (test the best checkpoint in the same process); ``--trainer.precision
+auto`` (``trainer.py``); a progress bar redrawn every 10 batches (``--progress_bar.*``); the compute
+device and precision printed at start; a predictions CSV for ``predict`` (``--predictions`` sets
+its path); and one-line errors for mistakes a user can fix.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, NoReturn
 import torch
 from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -35,6 +37,7 @@ from mnist_lit.device import describe_device
 from mnist_lit.errors import ConfigError, MnistLitError
 from mnist_lit.model import MNISTClassifier
 from mnist_lit.predictions import PredictionWriter
+from mnist_lit.trainer import Trainer
 
 log = logging.getLogger("mnist_lit")
 
@@ -49,6 +52,13 @@ PREDICTIONS_HELP = (
     "CSV file for the predictions (created with its folders); default: predictions.csv in the "
     "run folder (lightning_logs/version_N/)."
 )
+TEST_HELP = (
+    "After training, test the best checkpoint (the last weights when val_size is 0) in the same "
+    "process, into the same run folder: as 'test --ckpt_path best' afterwards, without starting "
+    "a second process."
+)
+PROGRESS_REFRESH = 10
+"""Batches between progress-bar updates: each update reads the logged values back from the device."""
 DESCRIPTION = (
     "Train, evaluate and use a CNN for handwritten digits (MNIST). Start with: "
     "fit --config configs/default.yaml [--data.mirror DIR]; then test --ckpt_path best."
@@ -77,13 +87,16 @@ class MNISTLightningCLI(LightningCLI):
         ``--checkpoint.*`` keeps the best epoch by ``val/acc``; ``--last_checkpoint.*`` keeps
         ``last.ckpt``, rewritten after every epoch (Lightning's ``save_last`` only writes it when
         a best checkpoint is written too). ``--dashboards.*`` sets the TensorBoard figures and
-        hyperparameters (``dashboards.py``).
+        hyperparameters (``dashboards.py``). ``--progress_bar.*`` configures the progress bar,
+        redrawn every 10 batches by default rather than after every one, so that it does not
+        make the host wait for the device at each step.
         """
         parser.link_arguments("data.mean", "model.mean", apply_on="parse")
         parser.link_arguments("data.std", "model.std", apply_on="parse")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.add_lightning_class_args(Dashboards, "dashboards")
+        parser.add_lightning_class_args(TQDMProgressBar, "progress_bar")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
@@ -92,17 +105,20 @@ class MNISTLightningCLI(LightningCLI):
                 "checkpoint.auto_insert_metric_name": False,
                 "last_checkpoint.filename": LAST_NAME.removesuffix(".ckpt"),
                 "last_checkpoint.enable_version_counter": False,
+                "progress_bar.refresh_rate": PROGRESS_REFRESH,
             }
         )
 
     def _prepare_subcommand_parser(
         self, klass: type, subcommand: str, **kwargs: Any
     ) -> LightningArgumentParser:
-        """Document how ``--ckpt_path`` is resolved; add ``--predictions`` to ``predict``."""
+        """Document ``--ckpt_path``; add ``--test`` to ``fit`` and ``--predictions`` to ``predict``."""
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         for action in parser._actions:
             if action.dest == "ckpt_path":
                 action.help = CKPT_PATH_HELP
+        if subcommand == "fit":
+            parser.add_argument("--test", type=bool, default=False, help=TEST_HELP)
         if subcommand == "predict":
             parser.add_argument(
                 "--predictions", type=str | None, default=None, help=PREDICTIONS_HELP
@@ -150,6 +166,22 @@ class MNISTLightningCLI(LightningCLI):
         finally:
             torch.set_num_threads(threads)
 
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        """Leave out the ``--progress_bar`` callback where it would clash.
+
+        That is when the progress bar is off (``trainer.enable_progress_bar: false``) or the
+        config brings its own (e.g. ``RichProgressBar`` in ``trainer.callbacks``).
+        """
+        own = config.get("callbacks") or []
+        own = own if isinstance(own, list) else [own]
+        if config.get("enable_progress_bar") is False or any(
+            isinstance(c, ProgressBar) for c in own
+        ):
+            callbacks = [c for c in callbacks if not isinstance(c, TQDMProgressBar)]
+        trainer = super()._instantiate_trainer(config, callbacks)
+        assert isinstance(trainer, Trainer)
+        return trainer
+
     def after_instantiate_classes(self) -> None:
         """Print the compute device, as the reference system does."""
         _print(describe_device(self.trainer))
@@ -162,6 +194,27 @@ class MNISTLightningCLI(LightningCLI):
                     callback.monitor = None
                     callback.save_top_k = 0
             _print("val_size is 0: training on all images, no validation; only last.ckpt is kept")
+
+    def after_fit(self) -> None:
+        """With ``--test true``: test the best checkpoint (or the last weights) right away."""
+        if not self.config["fit"].get("test") or self.trainer.interrupted:
+            return
+        if self.trainer.world_size > 1:  # see _one_process
+            _print(
+                f"--test skipped: test runs on one device for now ({self.trainer.world_size} "
+                "processes trained); run: test --ckpt_path best --trainer.devices 1"
+            )
+            return
+        best = next(
+            (
+                c.best_model_path
+                for c in self.trainer.checkpoint_callbacks
+                if isinstance(c, ModelCheckpoint) and c.monitor == "val/acc" and c.best_model_path
+            ),
+            None,
+        )
+        _print(f"Testing {best or 'the weights after the last epoch'}")
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
     def before_validate(self) -> None:
         """Refuse several processes (see ``_one_process``)."""
@@ -256,6 +309,7 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
             args=args,
             save_config_kwargs={"overwrite": True},
             seed_everything_default=42,
+            trainer_class=Trainer,
             parser_class=MNISTArgumentParser,
             parser_kwargs={"description": DESCRIPTION, "allow_abbrev": False},
             **kwargs,

@@ -35,5 +35,7 @@ def describe_device(trainer: Trainer) -> str:
         lines.append("Device: Apple MPS")
     else:
         lines.append(f"Device: CPU {cpu_model()}, {torch.get_num_threads()} threads")
-    lines.append(f"Precision: {trainer.precision}")
+    choice = getattr(trainer, "precision_choice", None)  # set by mnist_lit.trainer.Trainer
+    why = f" (auto: {choice.reason})" if choice is not None else ""
+    lines.append(f"Precision: {trainer.precision}{why}")
     return "\n".join(lines)

@@ -2,17 +2,19 @@
 
     python -m mnist_lit fit --config configs/default.yaml --data.mirror ../shared/data/mnist
 
-Logged keys: ``train/loss``, ``train/acc`` (per step), ``train/loss_epoch``, ``train/acc_epoch``,
-``val/loss``, ``val/acc``, ``val/acc_digit_<d>``,
-``test/loss``, ``test/acc``, ``test/acc_digit_<d>``. At the end of ``test`` a per-digit table and the
-confusion matrix are printed as well; ``confusion[stage]`` keeps the last confusion matrix of ``val``
-and ``test``, and the evaluation steps return their logits, for the figures of ``dashboards.py``.
+Logged keys: ``train/loss``, ``train/acc`` (the batch's, every ``trainer.log_every_n_steps``
+steps), ``train/loss_epoch``, ``train/acc_epoch``, ``val/loss``, ``val/acc``,
+``val/acc_digit_<d>``, ``test/loss``, ``test/acc``, ``test/acc_digit_<d>`` (per epoch). At the end
+of ``test`` a per-digit table and the confusion matrix are printed as well; ``confusion[stage]``
+keeps the last confusion matrix of ``val`` and ``test``, and the evaluation steps return their
+logits, for the figures of ``dashboards.py``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +50,20 @@ class MNISTClassifier(LightningModule):
         lr: Adam learning rate.
         betas: Adam coefficients for the running averages of the gradient and its square.
         weight_decay: Adam L2 penalty.
+        label_smoothing: Train towards ``(1 - s)`` times the one-hot target plus ``s / 10`` on
+            every digit (0 = plain one-hot targets). A regulariser that also makes short
+            training more accurate (99.2% instead of 98.9% after 35,000 images, batch 32,
+            OneCycle lr 3e-3). ``train/loss`` includes it; validation and test losses do not.
+        schedule: Learning rate over training: ``constant`` (``lr`` throughout, the reference's)
+            or ``onecycle`` (rises from ``lr / 25`` to ``lr`` over the first ``warmup`` of the
+            steps, then anneals to almost 0 by the last step; per step, over
+            ``trainer.max_epochs`` or ``max_steps``).
+        warmup: Fraction of the steps spent rising to ``lr`` with ``schedule: onecycle``.
+        fused: Adam's fused implementation (one kernel for all parameters; on CPU and CUDA).
+            ``null`` leaves the choice to PyTorch.
+        channels_last: Train with the weights (and so the conv activations) stored channels-last.
+            ``null`` does so on a CPU, where oneDNN's convolutions train about 1.3x faster that
+            way (AMD EPYC, batch 32-128), and not elsewhere. Results are the same up to rounding.
         mean: Normalisation mean of the inputs; the CLI sets it from ``data.mean``. Kept in the
             checkpoint so that every later use of the model normalises images the same way.
         std: Normalisation standard deviation; the CLI sets it from ``data.std``.
@@ -64,25 +80,40 @@ class MNISTClassifier(LightningModule):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         weight_decay: float = 0.0,
+        label_smoothing: float = 0.0,
+        schedule: Literal["constant", "onecycle"] = "constant",
+        warmup: float = 0.25,
+        fused: bool | None = None,
+        channels_last: bool | None = None,
         mean: float = MEAN,
         std: float = STD,
     ) -> None:
         super().__init__()
         if lr <= 0:
             raise ConfigError(f"lr must be positive, got {lr}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if not 0.0 < warmup < 1.0:
+            raise ConfigError(f"warmup must be a fraction between 0 and 1, got {warmup}")
         self.save_hyperparameters()
         self.net = ConvNet(channels, hidden, batch_norm, dropout, fc_activation, NUM_CLASSES)
         # lets the model summary show each layer's output size, as the reference derives by hand
         self.example_input_array = torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)
-        # Overall accuracy per stage; per-digit accuracy and confusion matrix for val and test.
-        # Keys are "<stage>_<metric>" ("train" alone would clash with nn.Module.train).
-        metrics: dict[str, nn.Module] = {
-            f"{s}_acc": MulticlassAccuracy(NUM_CLASSES, average="micro") for s in STAGES
-        }
-        metrics["train_loss"] = MeanMetric()
+        # Mean loss and overall accuracy per stage; per-digit accuracy and confusion matrix for val
+        # and test. Keys are "<stage>_<metric>" ("train" alone would clash with nn.Module.train).
+        metrics: dict[str, nn.Module] = {}
+        # No input checks (labels are 0-9 by construction; checking them makes a GPU wait) and NaN
+        # losses averaged in as they are, so that a diverging run shows NaN instead of a warning.
+        for s in STAGES:
+            metrics[f"{s}_acc"] = MulticlassAccuracy(
+                NUM_CLASSES, average="micro", validate_args=False
+            )
+            metrics[f"{s}_loss"] = MeanMetric(nan_strategy="disable")
         for s in ("val", "test"):
-            metrics[f"{s}_acc_digit"] = MulticlassAccuracy(NUM_CLASSES, average=None)
-            metrics[f"{s}_confmat"] = MulticlassConfusionMatrix(NUM_CLASSES)
+            metrics[f"{s}_acc_digit"] = MulticlassAccuracy(
+                NUM_CLASSES, average=None, validate_args=False
+            )
+            metrics[f"{s}_confmat"] = MulticlassConfusionMatrix(NUM_CLASSES, validate_args=False)
         self.metrics = nn.ModuleDict(metrics)
         # The confusion matrix of the last validation and test epoch, for figures and reports.
         self.confusion: dict[str, Tensor] = {}
@@ -93,26 +124,47 @@ class MNISTClassifier(LightningModule):
         return logits
 
     def _shared_step(self, batch: Batch, stage: str) -> tuple[Tensor, Tensor] | None:
-        """Return the batch's loss and logits ``(B, 10)``, after updating and logging metrics."""
+        """Return the batch's loss and logits ``(B, 10)``, after updating the stage's metrics.
+
+        The metrics accumulate on the device and are logged once per epoch, so that no step
+        waits for a value to reach the host. During training the batch's loss and accuracy are
+        also logged, for the loss curve and the progress bar, but only on the steps where they
+        are shown (see ``_shows_this_step``): each ``self.log`` costs about a millisecond of
+        Python and, on a GPU, a wait for the device.
+        """
         images, labels = batch[0], batch[1]
         if len(labels) == 0:  # every file of a batch of a user's folder failed to load
             return None
         logits = self(images)
-        loss = F.cross_entropy(logits, labels)
-        accuracy = self._metric(f"{stage}_acc")
+        smoothing = self.hparams.get("label_smoothing", 0.0) if stage == "train" else 0.0
+        losses = F.cross_entropy(logits, labels, label_smoothing=smoothing, reduction="none")
+        loss = losses.mean()
+        # Per image, unweighted: MeanMetric ignores weights when its NaN checks are disabled.
+        self._metric(f"{stage}_loss").update(losses.detach())
+        self._metric(f"{stage}_acc").update(logits.detach(), labels)
         if stage == "train":
-            # Per step: the reference's loss curve. The epoch means are logged once, at the epoch's
-            # end: each self.log call costs about a millisecond on a CPU, a few percent of a step.
-            batch_acc = accuracy(logits, labels)  # this batch's accuracy; also accumulates
-            self._metric("train_loss").update(loss.detach(), len(labels))
-            self.log_dict({"train/loss": loss, "train/acc": batch_acc}, prog_bar=True)
+            if self._shows_this_step():
+                batch_acc = (logits.detach().argmax(dim=1) == labels).float().mean()
+                self.log_dict({"train/loss": loss.detach(), "train/acc": batch_acc}, prog_bar=True)
             return loss, logits
-        accuracy.update(logits, labels)
         self._metric(f"{stage}_acc_digit").update(logits, labels)
         self._metric(f"{stage}_confmat").update(logits, labels)
-        self.log(f"{stage}/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(labels))
-        self.log(f"{stage}/acc", accuracy, prog_bar=True, batch_size=len(labels))
         return loss, logits
+
+    def _shows_this_step(self) -> bool:
+        """Whether this training step's values reach the logger or the progress bar.
+
+        The logger writes every ``trainer.log_every_n_steps`` steps; the progress bar redraws
+        every ``refresh_rate`` steps. Logging on other steps would be thrown away.
+        """
+        trainer = self._trainer
+        if trainer is None:  # called outside a Trainer (tests)
+            return True
+        every: int = trainer.log_every_n_steps  # type: ignore[attr-defined]
+        refresh: int = getattr(trainer.progress_bar_callback, "refresh_rate", 0)
+        if refresh > 0:
+            every = min(every, refresh)
+        return (trainer.global_step + 1) % max(every, 1) == 0
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         """One optimisation step on a batch; returns the cross-entropy loss."""
@@ -134,6 +186,22 @@ class MNISTClassifier(LightningModule):
         """Return class probabilities ``(B, 10)`` for the images of a batch (``B`` may be 0)."""
         probabilities: Tensor = self(batch[0]).softmax(dim=1)
         return probabilities
+
+    def on_fit_start(self) -> None:
+        """Store the weights channels-last for training where ``channels_last`` says so.
+
+        The parameters keep their identity (only their storage changes), so the optimizer is
+        unaffected; its state is created in the same layout at the first step.
+        """
+        channels_last = self.hparams.get("channels_last")
+        if channels_last is None:
+            channels_last = self.device.type == "cpu"
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def on_fit_end(self) -> None:
+        """Return to the default memory layout."""
+        self.to(memory_format=torch.contiguous_format)
 
     def on_test_start(self) -> None:
         """Use the faster memory layout for evaluation on a CPU (see ``fast_cpu_layout``)."""
@@ -171,11 +239,13 @@ class MNISTClassifier(LightningModule):
         accuracy.reset()
 
     def on_validation_epoch_end(self) -> None:
-        """Log per-digit validation accuracy."""
+        """Log the validation loss, accuracy and per-digit accuracy."""
+        self._log_epoch("val")
         self._log_digits("val")
 
     def on_test_epoch_end(self) -> None:
-        """Log per-digit test accuracy and print the per-digit table and the confusion matrix."""
+        """Log the test metrics and print the per-digit table and the confusion matrix."""
+        self._log_epoch("test")
         per_digit, confmat = self._log_digits("test")
         self.print(format_digit_table(per_digit, confmat.sum(dim=1)))
         self.print(format_confusion_matrix(confmat))
@@ -184,6 +254,16 @@ class MNISTClassifier(LightningModule):
         metric = self.metrics[name]
         assert isinstance(metric, Metric)
         return metric
+
+    def _log_epoch(self, stage: str) -> None:
+        """Log ``<stage>/loss`` and ``<stage>/acc`` (synced across processes) and reset them."""
+        loss_mean, accuracy = self._metric(f"{stage}_loss"), self._metric(f"{stage}_acc")
+        if loss_mean.update_count == 0:  # no batch had an image (a user's folder of bad files)
+            return
+        values = {f"{stage}/loss": loss_mean.compute(), f"{stage}/acc": accuracy.compute()}
+        self.log_dict(values, prog_bar=True)
+        loss_mean.reset()
+        accuracy.reset()
 
     def _log_digits(self, stage: str) -> tuple[Tensor, Tensor]:
         acc_digit, confmat_metric = (
@@ -199,8 +279,31 @@ class MNISTClassifier(LightningModule):
         return per_digit, confmat
 
     def configure_optimizers(self) -> Any:
-        """Adam over all parameters."""
+        """Adam over all parameters, with the learning-rate schedule stepped after every batch."""
         hp = self.hparams
-        return torch.optim.Adam(
-            self.parameters(), lr=hp["lr"], betas=hp["betas"], weight_decay=hp["weight_decay"]
+        optimizer = torch.optim.Adam(
+            self.parameters(),
+            lr=hp["lr"],
+            betas=hp["betas"],
+            weight_decay=hp["weight_decay"],
+            fused=hp["fused"],
         )
+        if hp["schedule"] == "constant":
+            return optimizer
+        steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(steps):
+            raise ConfigError(
+                f"schedule {hp['schedule']} needs to know how long training lasts: "
+                "set trainer.max_epochs or trainer.max_steps"
+            )
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=hp["lr"],
+            total_steps=max(int(steps), 2),
+            pct_start=hp["warmup"],
+            cycle_momentum=False,  # keep Adam's betas as configured
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
