@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 # Train, then test the best checkpoint in the same process (fit --test true). ARGS: any fit option,
 # e.g. ARGS="--config configs/presets/fast.yaml --data.mirror ../shared/data/mnist"
 train: $(STAMP)
-	$(BIN)/python -m mnist_lit fit --config $(CONFIG) $(ARGS) --test true
+	$(BIN)/python -m mnist_lit fit --config $(CONFIG) --test true $(ARGS)
 
 # Figures and report.md for the best checkpoint of the newest run (ARGS: data options only,
 # e.g. --data.mirror ../shared/data/mnist; see python -m mnist_lit.report --help)

@@ -92,7 +92,7 @@ def cli_predict(
         [sys.executable, "-m", "mnist_lit", "predict", "--config", str(ROOT / "configs/default.yaml"),
          "--ckpt_path", str(ckpt), "--data.batch_size", str(batch), "--data.mirror", mirror,
          "--data.data_dir", str(data_dir), "--trainer.default_root_dir", str(out),
-         "--predictions", str(csv_path)]
+         "--predictions", str(csv_path), "--trainer.accelerator", "cpu"]
     )  # fmt: skip
     found = [
         m for line in run.lines if (m := re.search(r"in [\d.]+ s \(([\d,]+) images/s\)", line))

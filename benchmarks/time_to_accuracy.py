@@ -1,6 +1,6 @@
 """Time to 99% test accuracy: the reference's loop against ``fit`` with the fast preset.
 
-    python benchmarks/time_to_accuracy.py --mirror ../shared/data/mnist     # 3 rounds, ~12 min on 2 cores
+    python benchmarks/time_to_accuracy.py --mirror ../shared/data/mnist     # 3 rounds, ~20 min on 2 cores
 
 Whole-process wall time, from starting the process until the test accuracy first reaches 99.0%,
 each run a fresh process, the variants alternated:
@@ -55,7 +55,7 @@ def fast(
 ) -> tuple[float, float]:
     """Wall seconds (both processes together) and the test accuracy of a fast-preset run."""
     common = [*FAST, "--data.mirror", mirror, "--data.data_dir", str(data_dir),
-              "--trainer.default_root_dir", str(out), "--seed_everything", str(seed)]  # fmt: skip
+              "--trainer.default_root_dir", str(out), "--trainer.accelerator", "cpu", "--seed_everything", str(seed)]  # fmt: skip
     cli = [sys.executable, "-m", "mnist_lit"]
     if one_process:
         runs = [run_process([*cli, "fit", *common, "--test", "true"])]

@@ -209,7 +209,7 @@ class MNISTLightningCLI(LightningCLI):
             (
                 c.best_model_path
                 for c in self.trainer.checkpoint_callbacks
-                if isinstance(c, ModelCheckpoint) and c.monitor == "val/acc" and c.best_model_path
+                if isinstance(c, ModelCheckpoint) and c.monitor is not None and c.best_model_path
             ),
             None,
         )

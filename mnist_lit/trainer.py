@@ -40,7 +40,7 @@ class Trainer(LightningTrainer):
         self.precision_choice: Choice | None = None
         if precision == "auto":
             kind = device_type(kwargs.get("accelerator", "auto"))
-            bf16 = kind == "cuda" and torch.cuda.is_bf16_supported()
+            bf16 = kind == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
             self.precision_choice = choose_precision(kind, cpu_flags(), cuda_bf16=bf16)
             kwargs["precision"] = self.precision_choice.precision
         else:

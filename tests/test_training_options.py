@@ -3,6 +3,7 @@
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -148,3 +149,21 @@ def test_fast_preset_is_valid_for_every_subcommand(tiny_mnist: TinyMNIST, tmp_pa
     assert fit.trainer.precision in ("32-true", "bf16-mixed")  # auto, by this machine's CPU
     test = run("test", tiny_mnist, tmp_path, "--config", FAST, "--ckpt_path", "best")
     assert test.trainer.callback_metrics["test/acc"] > 0.5
+
+
+def test_optimizer_state_from_the_other_layout_is_converted() -> None:
+    """A checkpoint's Adam moments laid out unlike the weights (e.g. a run made before the weights
+    were trained channels-last) would make fused Adam mix up elements."""
+    torch.manual_seed(0)
+    model = MNISTClassifier(fused=True)
+    optimizer = torch.optim.Adam(model.parameters(), fused=True)
+    model(torch.randn(4, 1, 28, 28)).sum().backward()
+    optimizer.step()  # moments created in the default layout
+    conv2 = model.net.conv_layers()[1].weight
+    before = optimizer.state[conv2]["exp_avg"].clone()
+    model.to(memory_format=torch.channels_last)  # as on_fit_start does on a CPU
+    model._trainer = SimpleNamespace(optimizers=[optimizer])  # type: ignore[assignment]
+    model.on_train_start()
+    after = optimizer.state[conv2]["exp_avg"]
+    assert after.stride() == conv2.stride() != before.stride()
+    torch.testing.assert_close(after, before)  # same values, new layout

@@ -111,7 +111,7 @@ class EpochRecorder(Callback):
         devices = [pl_module.device] if pl_module.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             evaluation = evaluate(pl_module, datamodule, pl_module.device)
-        pl_module.to(memory_format=torch.contiguous_format)  # evaluate's inference layout
+        pl_module.to(memory_format=pl_module.train_memory_format)  # undo evaluate's layout
         pl_module.train()
         record = EpochRecord(
             epoch=trainer.current_epoch + 1,
