@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def header(title: str) -> str:
     """One line naming the benchmark, the CPU (and whether it has native bf16), torch and the date."""
-    bf16 = [flag for flag in BF16_CPU_FLAGS if flag in cpu_flags()]
-    simd = "AVX-512" if "avx512f" in cpu_flags() else "AVX2" if "avx2" in cpu_flags() else "?"
+    flags = cpu_flags()
+    bf16 = [flag for flag in BF16_CPU_FLAGS if flag in flags]
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "?"
     gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     return (
         f"{title}\nCPU: {cpu_model()} ({simd}, native bf16: {', '.join(bf16) or 'none'}), "
