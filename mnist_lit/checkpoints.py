@@ -64,6 +64,8 @@ def resolve_checkpoint(spec: str, log_root: str | Path) -> Path:
     """
     if spec not in ("best", "last"):
         path = Path(spec)
+        if path.is_dir():
+            raise CheckpointError(f"checkpoint {spec} is a folder; give the path of a .ckpt file")
         if not path.is_file():
             raise CheckpointError(f"checkpoint {spec} does not exist")
         return path
@@ -93,21 +95,35 @@ def public_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in hparams.items() if not key.startswith("_")}
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | Path, map_location: Any = "cpu", lightning: bool = True
+) -> dict[str, Any]:
     """Load a Lightning checkpoint safely (tensors and plain types only, no code is run).
 
+    Args:
+        path: The ``.ckpt`` file.
+        map_location: Where to put the tensors (``torch.load``'s argument); the CPU by default.
+        lightning: Require a Lightning checkpoint (a dict with a ``state_dict``). ``False``
+            accepts any plain-data file, such as the bare weights Lightning's spawn launcher
+            passes between processes.
+
     Raises:
-        CheckpointError: The file cannot be read that way or is not a Lightning checkpoint.
+        CheckpointError: The file is missing or unreadable, cannot be read that way, or is not
+            a Lightning checkpoint; the message names it.
 
     """
+    if Path(path).is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; give the path of a .ckpt file")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+        ckpt: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as err:  # missing, unreadable (permissions), an I/O error
+        raise CheckpointError(f"cannot read checkpoint {path}: {err.strerror or err}") from err
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as err:
         raise CheckpointError(
             f"{path} is not a readable checkpoint: not a file written by fit, truncated, or "
             f"saved with objects that are not plain weights ({type(err).__name__})"
         ) from err
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
+    if lightning and (not isinstance(ckpt, dict) or "state_dict" not in ckpt):
         raise CheckpointError(f"{path} is not a Lightning checkpoint (it has no state_dict)")
     return ckpt
 

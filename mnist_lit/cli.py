@@ -11,11 +11,14 @@ the newest run's files, in a new process too, with the model and normalisation i
 with; ``fit --test true`` (test the best checkpoint in the same process); ``--trainer.precision
 auto`` (``trainer.py``); a progress bar redrawn every 10 batches (``--progress_bar.*``); the compute
 device and precision printed at start; a predictions CSV for ``predict`` (``--predictions`` sets
-its path); and one-line errors for mistakes a user can fix.
+its path, written once however many processes predict); ``fit --ckpt_path`` continuing in the
+run folder it resumes; and one-line errors for mistakes a user can fix, including output folders
+that cannot be written.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -28,13 +31,15 @@ from jsonargparse import Namespace
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, TQDMProgressBar
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from mnist_lit.checkpoints import BEST_PREFIX, LAST_NAME, load_checkpoint, resolve_checkpoint
 from mnist_lit.dashboards import Dashboards
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.device import describe_device
-from mnist_lit.errors import ConfigError, MnistLitError
+from mnist_lit.errors import MnistLitError
+from mnist_lit.files import why_unwritable
 from mnist_lit.model import MNISTClassifier
 from mnist_lit.predictions import PredictionWriter
 from mnist_lit.trainer import Trainer
@@ -59,6 +64,18 @@ TEST_HELP = (
 )
 PROGRESS_REFRESH = 10
 """Batches between progress-bar updates: each update reads the logged values back from the device."""
+OUTPUT_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.ENOTDIR,
+    errno.EEXIST,
+    errno.EISDIR,
+}
+"""``OSError`` numbers of a file or folder that cannot be used as asked (e.g. an output folder
+on a read-only mount): one line naming it, not a traceback."""
 DESCRIPTION = (
     "Train, evaluate and use a CNN for handwritten digits (MNIST). Start with: "
     "fit --config configs/default.yaml [--data.mirror DIR]; then test --ckpt_path best."
@@ -167,11 +184,21 @@ class MNISTLightningCLI(LightningCLI):
             torch.set_num_threads(threads)
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
-        """Leave out the ``--progress_bar`` callback where it would clash.
+        """Leave out the ``--progress_bar`` callback where it would clash; resume in place.
 
-        That is when the progress bar is off (``trainer.enable_progress_bar: false``) or the
-        config brings its own (e.g. ``RichProgressBar`` in ``trainer.callbacks``).
+        The progress bar clashes when it is off (``trainer.enable_progress_bar: false``) or the
+        config brings its own (e.g. ``RichProgressBar`` in ``trainer.callbacks``). ``fit
+        --ckpt_path`` with a checkpoint of the newest run folder (``lightning_logs/version_N/``)
+        goes on logging into that folder with the default logger, so that one run keeps one
+        folder and one set of checkpoints however often it was interrupted.
         """
+        resumed = self._resumed_run()
+        if resumed is not None and config.get("logger") in (None, True):
+            config["logger"] = TensorBoardLogger(
+                save_dir=resumed.parent.parent, name=resumed.parent.name, version=resumed.name
+            )
+            _print(f"Resuming the run in {resumed}")
+            warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
         own = config.get("callbacks") or []
         own = own if isinstance(own, list) else [own]
         if config.get("enable_progress_bar") is False or any(
@@ -181,6 +208,25 @@ class MNISTLightningCLI(LightningCLI):
         trainer = super()._instantiate_trainer(config, callbacks)
         assert isinstance(trainer, Trainer)
         return trainer
+
+    def _resumed_run(self) -> Path | None:
+        """Return the run folder whose checkpoint ``fit --ckpt_path`` resumes, if it is ours."""
+        if self.subcommand != "fit":
+            return None
+        config = self.config["fit"]
+        spec = config.get("ckpt_path")
+        if spec is None:
+            return None
+        path = Path(spec).resolve()
+        root = _log_root(config).resolve()
+        if path.parent.name != "checkpoints" or path.parent.parent.parent != root:
+            return None
+        run_dir = path.parent.parent
+        newest = max(root.glob("version_*"), key=_version_number, default=run_dir)
+        if newest != run_dir:  # e.g. the interrupted run died before its first checkpoint
+            _print(f"Resuming from {path} in a new run folder: {newest} is newer than {run_dir}")
+            return None
+        return run_dir
 
     def after_instantiate_classes(self) -> None:
         """Print the compute device, as the reference system does."""
@@ -199,12 +245,6 @@ class MNISTLightningCLI(LightningCLI):
         """With ``--test true``: test the best checkpoint (or the last weights) right away."""
         if not self.config["fit"].get("test") or self.trainer.interrupted:
             return
-        if self.trainer.world_size > 1:  # see _one_process
-            _print(
-                f"--test skipped: test runs on one device for now ({self.trainer.world_size} "
-                "processes trained); run: test --ckpt_path best --trainer.devices 1"
-            )
-            return
         best = next(
             (
                 c.best_model_path
@@ -216,29 +256,17 @@ class MNISTLightningCLI(LightningCLI):
         _print(f"Testing {best or 'the weights after the last epoch'}")
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
-    def before_validate(self) -> None:
-        """Refuse several processes (see ``_one_process``)."""
-        self._one_process("validate")
-
-    def before_test(self) -> None:
-        """Refuse several processes (see ``_one_process``)."""
-        self._one_process("test")
-
     def before_predict(self) -> None:
-        """Write the predictions to ``--predictions`` or the run folder, one process only."""
-        self._one_process("predict")
+        """Write the predictions to ``--predictions`` or the run folder."""
         writer = PredictionWriter(self.config["predict"].get("predictions"))
         self.trainer.callbacks.append(writer)  # type: ignore[attr-defined]
         self.config_init["predict"]["return_predictions"] = False  # rows go to the file
 
-    def _one_process(self, subcommand: str) -> None:
-        # Lightning's distributed sampler pads the data to a multiple of the processes, which
-        # would count some test images twice, and the predictions writer is single-process.
-        if self.trainer.world_size > 1:
-            raise ConfigError(
-                f"{subcommand} runs on one device for now ({self.trainer.world_size} processes "
-                "were asked for); add --trainer.devices 1"
-            )
+
+def _version_number(run_dir: Path) -> int:
+    """N of a run folder ``version_N`` (-1 for other names)."""
+    number = run_dir.name.removeprefix("version_")
+    return int(number) if number.isdigit() else -1
 
 
 def _log_root(config: Namespace) -> Path:
@@ -271,6 +299,8 @@ def _configure_output() -> None:
     warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # inside Lightning
     # With val_size 0 there is no validation loader, as intended.
     warnings.filterwarnings("ignore", ".*Total length of .list. across ranks is zero.*")
+    # Epoch values are torchmetrics results, already reduced over the processes (DDP).
+    warnings.filterwarnings("ignore", ".*when logging on epoch level in distributed setting.*")
     # A checkpoint from another run is loaded for test/predict: its callback state is not needed.
     warnings.filterwarnings("ignore", ".*The dirpath has changed from.*")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
@@ -314,6 +344,12 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
             parser_kwargs={"description": DESCRIPTION, "allow_abbrev": False},
             **kwargs,
         )
+    except OSError as err:
+        if err.errno not in OUTPUT_ERRNOS or err.filename is None:
+            raise
+        reason = why_unwritable(Path(err.filename), err)
+        print(f"mnist_lit: error: cannot use {err.filename}: {reason}", file=sys.stderr)
+        raise SystemExit(2) from None
     except (MnistLitError, MisconfigurationException) as err:
         message = str(err)
         gpu_asked = isinstance(err, MisconfigurationException) and "gpu" in message.lower()

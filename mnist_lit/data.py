@@ -21,8 +21,9 @@ from typing import Any
 
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
@@ -249,7 +250,8 @@ class MNISTDataModule(LightningDataModule):
         """List a folder of the user's images (and say what was found)."""
         listing = list_labelled(root) if labelled else list_images(root)
         skipped = f" ({_files(listing.skipped)} of other kinds skipped)" if listing.skipped else ""
-        log.info(f"Found {len(listing.files):,} images in {root}{skipped}")
+        if self._replicas()[1] == 0:
+            log.info(f"Found {len(listing.files):,} images in {root}{skipped}")
         return FolderImages(root, listing, self.save_preprocessed, self.max_pixels)
 
     def _load(self, train: bool) -> Batch:
@@ -285,6 +287,39 @@ class MNISTDataModule(LightningDataModule):
         assert self.predict_set is not None, "call setup('predict') first"
         return self._loader(self.predict_set)
 
+    def _replicas(self) -> tuple[int, int]:
+        """Return the number of processes and this one's rank (``1, 0`` without a Trainer)."""
+        if self.trainer is None:
+            return 1, 0
+        return self.trainer.world_size, self.trainer.global_rank
+
+    def _sampler(self, dataset: Dataset[Any], shuffle: bool) -> DistributedSampler[Any] | None:
+        """Which images this process takes, in which order.
+
+        Training: a new permutation each epoch, set by the training seed and the epoch number
+        alone (not by the random state), so that a run resumed from a checkpoint sees the same
+        order as an uninterrupted one; with several processes each takes its share of it (the
+        last few repeated so that all have as many batches). Evaluation and prediction, with
+        several processes: each takes every ``world_size``-th image, none twice, so no image is
+        counted twice in the metrics or written twice.
+        """
+        replicas, rank = self._replicas()
+        if shuffle:
+            seed = int(os.environ.get("PL_GLOBAL_SEED", self.seed))  # set by seed_everything
+            return DistributedSampler(
+                dataset, num_replicas=replicas, rank=rank, shuffle=True, seed=seed
+            )
+        if replicas == 1:
+            return None
+        if len(dataset) < replicas:  # type: ignore[arg-type]
+            raise ConfigError(  # on every process alike: a process with no image would stall
+                f"{len(dataset)} images cannot be shared by {replicas} processes; "  # type: ignore[arg-type]
+                "use fewer devices (e.g. --trainer.devices 1)"
+            )
+        return UnrepeatedDistributedSampler(
+            dataset, num_replicas=replicas, rank=rank, shuffle=False
+        )
+
     def _loader(self, dataset: Dataset[Any], shuffle: bool = False) -> DataLoader[Any]:
         folder = isinstance(dataset, FolderImages)
         workers = self.num_workers
@@ -298,8 +333,11 @@ class MNISTDataModule(LightningDataModule):
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=self._sampler(dataset, shuffle),
             num_workers=workers,
+            # the workers' seeds come from here, not from the global random state (which a
+            # resumed run restores from the checkpoint: see MNISTClassifier.on_save_checkpoint)
+            generator=torch.Generator().manual_seed(self.seed),
             pin_memory=self.pin_memory,
             persistent_workers=workers > 0 and not folder,  # folders are read once
             collate_fn=collate_folder if folder else keep_batch,
@@ -321,7 +359,9 @@ class MNISTDataModule(LightningDataModule):
         if self._threads is not None:
             torch.set_num_threads(self._threads)
             self._threads = None
-        if stage == "test" and self.failures:
+        if stage == "test":
+            self.failures = _gather(self.failures)
+        if stage == "test" and self.failures and self._replicas()[1] == 0:
             shown = "".join(f"\n  {name}: {reason}" for name, _, reason in self.failures[:20])
             more = (
                 f"\n  ... and {len(self.failures) - 20:,} more" if len(self.failures) > 20 else ""
@@ -331,6 +371,15 @@ class MNISTDataModule(LightningDataModule):
                 f"{'is' if len(self.failures) == 1 else 'are'} not counted in the accuracy:"
                 f"{shown}{more}"
             )
+
+
+def _gather(items: list[Any]) -> list[Any]:
+    """Every process's ``items``, sorted, when several processes run; else ``items`` itself."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return items
+    parts: list[list[Any]] = [[] for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather_object(parts, items)
+    return sorted(item for part in parts for item in part)
 
 
 def _files(count: int) -> str:

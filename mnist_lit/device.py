@@ -35,6 +35,11 @@ def describe_device(trainer: Trainer) -> str:
         lines.append("Device: Apple MPS")
     else:
         lines.append(f"Device: CPU {cpu_model()}, {torch.get_num_threads()} threads")
+    if trainer.world_size > 1:
+        lines.append(
+            f"Processes: {trainer.world_size} ({trainer.num_devices} per machine x "
+            f"{trainer.num_nodes} machines, strategy {type(trainer.strategy).__name__})"
+        )
     choice = getattr(trainer, "precision_choice", None)  # set by mnist_lit.trainer.Trainer
     why = f" (auto: {choice.reason})" if choice is not None else ""
     lines.append(f"Precision: {trainer.precision}{why}")

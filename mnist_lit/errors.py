@@ -13,6 +13,10 @@ class DataError(MnistLitError):
     """MNIST files are missing, truncated, corrupt or cannot be fetched."""
 
 
+class OutputError(MnistLitError):
+    """An output file or folder cannot be written (permissions, a full disk, a read-only mount)."""
+
+
 class CheckpointError(MnistLitError):
     """A checkpoint path cannot be resolved or the file is not a usable checkpoint."""
 

@@ -17,6 +17,7 @@ import io
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -178,7 +179,8 @@ def _from_official_mirrors(name: str, target: Path, md5: str) -> None:
 
 def _install(path: Path, source: str, target: Path, md5: str) -> None:
     """Copy ``path`` (gzip or not) to ``target`` atomically, if its content has the right MD5."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    # unique across the machines that may share data_dir (DDP on several nodes)
+    tmp = target.with_name(f".{target.name}.{socket.gethostname()}.{os.getpid()}.part")
     digest = hashlib.md5()
     try:
         with open(path, "rb") as raw, open(tmp, "wb") as out:

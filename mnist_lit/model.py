@@ -33,6 +33,8 @@ from mnist_lit.summary import format_confusion_matrix, format_digit_table
 
 Batch = Sequence[Any]  # (images, labels, ...): MNIST batches, or FolderBatch of users' images
 STAGES = ("train", "val", "test")
+RNG_KEY = "rng_states"
+"""Checkpoint key of the random generators' state (see ``on_save_checkpoint``)."""
 
 
 class MNISTClassifier(LightningModule):
@@ -95,6 +97,10 @@ class MNISTClassifier(LightningModule):
             raise ConfigError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         if not 0.0 < warmup < 1.0:
             raise ConfigError(f"warmup must be a fraction between 0 and 1, got {warmup}")
+        if not all(0.0 <= beta < 1.0 for beta in betas):
+            raise ConfigError(f"betas must be in [0, 1), got {list(betas)}")
+        if weight_decay < 0:
+            raise ConfigError(f"weight_decay must be 0 or more, got {weight_decay}")
         self.save_hyperparameters()
         self.net = ConvNet(channels, hidden, batch_norm, dropout, fc_activation, NUM_CLASSES)
         # lets the model summary show each layer's output size, as the reference derives by hand
@@ -117,7 +123,7 @@ class MNISTClassifier(LightningModule):
         self.metrics = nn.ModuleDict(metrics)
         # The confusion matrix of the last validation and test epoch, for figures and reports.
         self.confusion: dict[str, Tensor] = {}
-        # The weights' layout while training (see ``on_fit_start``).
+        # The weights' layout while training (see ``setup``).
         self.train_memory_format = torch.contiguous_format
 
     def forward(self, x: Tensor) -> Tensor:
@@ -193,32 +199,66 @@ class MNISTClassifier(LightningModule):
         probabilities: Tensor = self(batch[0]).softmax(dim=1)
         return probabilities
 
-    def on_fit_start(self) -> None:
+    def setup(self, stage: str) -> None:
         """Store the weights channels-last for training where ``channels_last`` says so.
 
-        The parameters keep their identity (only their storage changes), so the optimizer still
-        holds them; its state follows in ``on_train_start``.
+        This runs before the model is moved to its device and wrapped for DDP, whose gradient
+        buckets take the weights' layout at that moment (a later change costs speed and a
+        warning at every step). The optimizer is made afterwards; state restored from a
+        checkpoint follows the layout in ``on_train_start``.
         """
+        if stage != "fit":
+            return
         channels_last = self.hparams.get("channels_last")
         if channels_last is None:
-            channels_last = self.device.type == "cpu"
+            channels_last = self.trainer.strategy.root_device.type == "cpu"
         if channels_last:
             self.train_memory_format = torch.channels_last
         self.to(memory_format=self.train_memory_format)
 
     def on_train_start(self) -> None:
-        """Give optimizer state restored from a checkpoint the weights' layout.
+        """Check a resumed schedule; give optimizer state restored from a checkpoint the weights' layout.
+
+        A OneCycle schedule restored from a checkpoint keeps the length it was made with: a run
+        resumed with another ``max_epochs`` would fail in PyTorch once it went past it, or stop
+        short of annealing, so it is refused at the start instead.
 
         A checkpoint made in the other layout (an older run, another device) holds Adam's
         moments laid out differently; fused Adam walks weights and state as flat memory and
         would silently mix up their elements.
         """
+        steps = max(int(self.trainer.estimated_stepping_batches), 2)
+        for config in self.trainer.lr_scheduler_configs:
+            total = getattr(config.scheduler, "total_steps", steps)
+            if isinstance(config.scheduler, torch.optim.lr_scheduler.OneCycleLR) and total != steps:
+                raise ConfigError(
+                    f"the checkpoint's OneCycle schedule lasts {total} steps but this run would "
+                    f"take {steps}; resume with the max_epochs, data and batch size it started with"
+                )
         for optimizer in self.trainer.optimizers:
             for param, state in optimizer.state.items():
                 for key, value in state.items():
                     same_shape = isinstance(value, Tensor) and value.shape == param.shape
                     if same_shape and value.stride() != param.stride():
                         state[key] = torch.empty_like(param).copy_(value)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the random generators' state, for a resumed run to draw as the first would have.
+
+        Dropout masks, for example, then come out as if the run had never stopped.
+        """
+        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and self.device.type == "cuda":
+            checkpoint[RNG_KEY]["cuda"] = torch.cuda.get_rng_state(self.device)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the random generators' state when training resumes (``fit --ckpt_path``)."""
+        state = checkpoint.get(RNG_KEY)
+        if state is None or self._trainer is None or self.trainer.state.fn != "fit":
+            return
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"], self.device)
 
     def on_fit_end(self) -> None:
         """Return to the default memory layout."""
@@ -279,7 +319,10 @@ class MNISTClassifier(LightningModule):
     def _log_epoch(self, stage: str) -> None:
         """Log ``<stage>/loss`` and ``<stage>/acc`` (synced across processes) and reset them."""
         loss_mean, accuracy = self._metric(f"{stage}_loss"), self._metric(f"{stage}_acc")
-        if loss_mean.update_count == 0:  # no batch had an image (a user's folder of bad files)
+        updates = torch.tensor(float(loss_mean.update_count), device=self.device)
+        if self._trainer is not None and self.trainer.world_size > 1:  # the same on every process
+            updates = self.trainer.strategy.reduce(updates, reduce_op="sum")
+        if updates.item() == 0:  # no batch had an image (a user's folder of bad files)
             return
         values = {f"{stage}/loss": loss_mean.compute(), f"{stage}/acc": accuracy.compute()}
         self.log_dict(values, prog_bar=True)

@@ -40,6 +40,9 @@ class ConvNet(nn.Module):
         super().__init__()
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        for name, widths in (("channels", channels), ("hidden", hidden)):
+            if any(width < 1 for width in widths):
+                raise ConfigError(f"{name} must all be positive, got {list(widths)}")
         blocks: list[nn.Module] = []
         in_channels, size = 1, IMAGE_SIZE
         for out_channels in channels:

@@ -8,19 +8,19 @@ test set), ``label`` (known digit, or empty), ``prediction``, ``confidence``, ``
 from __future__ import annotations
 
 import csv
-import os
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
-from mnist_lit.errors import ConfigError
+from mnist_lit.errors import ConfigError, OutputError
+from mnist_lit.files import PartFile
 from mnist_lit.folders import UNLABELLED, FolderBatch
 
 FILE_NAME = "predictions.csv"
@@ -31,7 +31,10 @@ COLUMNS = ["path", "label", "prediction", "confidence", *(f"p{c}" for c in CLASS
 class PredictionWriter(BasePredictionWriter):
     """Write one CSV row per image (see the module's docstring), and a summary at the end.
 
-    The file appears only when prediction finishes; an interrupted run leaves no partial file.
+    The file appears only when prediction finishes, complete: an interrupted run, a full disk or
+    an unwritable folder leaves no partial file (``files.PartFile``). With several processes
+    (DDP) each keeps the rows of its share of the images, and the first process writes them all,
+    in the order one process would have, each image once.
 
     Args:
         path: Output file; ``None`` writes ``predictions.csv`` into the run's log folder.
@@ -42,9 +45,9 @@ class PredictionWriter(BasePredictionWriter):
         super().__init__(write_interval="batch")
         self.path = path
         self.written: Path | None = None  # the output file, once prediction has started
-        self._part = Path()
-        self._file: IO[str] | None = None
+        self._part: PartFile | None = None
         self._writer: Any = None
+        self._kept: list[tuple[int | str, list[Any]]] = []  # (order, row), with several processes
         self._digits: Counter[int] = Counter()
         self._failed = 0
         self._started = 0.0
@@ -52,22 +55,29 @@ class PredictionWriter(BasePredictionWriter):
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Open a hidden ``.part`` file next to the target and write the header."""
-        run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        run_dir = Path(trainer.log_dir or trainer.default_root_dir)  # the same on every process
         self.written = Path(self.path) if self.path is not None else run_dir / FILE_NAME
         if self.written.is_dir():
             raise ConfigError(f"--predictions {self.written} is a folder; give a file name")
-        self._part = self.written.with_name(f".{self.written.name}.part")
-        self._part.parent.mkdir(parents=True, exist_ok=True)
-        # UTF-8 whatever the platform; file names that are not valid UTF-8 are escaped.
-        self._file = open(  # noqa: SIM115 (closed in on_predict_end)
-            self._part, "w", newline="", encoding="utf-8", errors="backslashreplace"
-        )
-        self._writer = csv.writer(self._file)
-        self._writer.writerow(COLUMNS)
+        self._kept = []
         self._digits.clear()
         self._failed = 0
         self._started = time.perf_counter()
         self._seconds = 0.0
+        failure = None
+        if trainer.is_global_zero:
+            try:  # UTF-8 whatever the platform; file names that are not valid UTF-8 are escaped.
+                self._part = PartFile(
+                    self.written, "w", newline="", encoding="utf-8", errors="backslashreplace"
+                )
+                self._writer = csv.writer(self._part.file)
+                self._write([COLUMNS])
+            except OutputError as err:
+                failure = str(err)
+        if trainer.world_size > 1:  # the others must stop too, not wait for the first
+            failure = trainer.strategy.broadcast(failure)
+        if failure is not None:
+            raise OutputError(failure)
 
     def write_on_batch_end(
         self,
@@ -89,9 +99,11 @@ class PredictionWriter(BasePredictionWriter):
                 [name, _label(label), *[""] * 12, reason] for name, label, reason in batch.failures
             ]
         else:  # MNIST test images: (images, labels), their positions in the test file
-            start = sum(self._digits.values())
+            start = sum(self._digits.values())  # images predicted so far
             indices = (
-                batch_indices if batch_indices is not None else range(start, start + len(probs))
+                list(batch_indices)
+                if batch_indices is not None
+                else list(range(start, start + len(probs)))
             )
             names = [f"{MNIST_TEST_FILE}[{index}]" for index in indices]
             labels = batch[1].tolist()
@@ -114,20 +126,46 @@ class PredictionWriter(BasePredictionWriter):
             )
         if isinstance(batch, FolderBatch):
             rows.sort(key=lambda row: str(row[0]))
-        self._writer.writerows(rows)
+            order: list[int | str] = [str(row[0]) for row in rows]  # files: by name
+        else:
+            order = list(indices)  # MNIST: by position in the file
+        if trainer.world_size > 1:
+            self._kept += zip(order, rows, strict=True)
+        else:
+            self._write(rows)
         self._digits.update(predicted_list)
         self._failed += len(rows) - len(names)
 
+    def _write(self, rows: list[list[Any]]) -> None:
+        assert self._part is not None
+        try:
+            self._writer.writerows(rows)
+        except OSError as err:  # e.g. a full disk
+            raise self._part.error(err) from err
+
     def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Move the finished file into place and say where it is."""
-        assert self._file is not None
-        self._file.close()
-        self._file = None
-        assert self.written is not None
-        os.replace(self._part, self.written)
+        if trainer.world_size > 1:
+            self._collect()
+        if self._part is not None:
+            self._part.commit()
+            self._part = None
         self._seconds = time.perf_counter() - self._started
         if trainer.is_global_zero:  # not pl_module.print: the progress bar is closed by now
             print(self.summary(), flush=True)
+
+    def _collect(self) -> None:
+        """Gather every process's rows on the first, which writes them in order (DDP)."""
+        import torch.distributed as dist
+
+        parts: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, (self._kept, self._digits, self._failed))
+        if self._part is not None:
+            kept = sorted((item for part in parts for item in part[0]), key=lambda item: item[0])
+            self._write([row for _, row in kept])
+        self._digits = sum((part[1] for part in parts), Counter())
+        self._failed = sum(part[2] for part in parts)
+        self._kept = []
 
     def summary(self) -> str:
         """Say where the rows went, how many files failed and how often each digit was predicted."""
@@ -146,11 +184,12 @@ class PredictionWriter(BasePredictionWriter):
     def on_exception(
         self, trainer: Trainer, pl_module: LightningModule, exception: BaseException
     ) -> None:
-        """Remove the partial file of an interrupted run."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-            self._part.unlink(missing_ok=True)
+        """Remove the partial file of an interrupted run, and say so."""
+        if self._part is not None:
+            self._part.abort()
+            self._part = None
+            stopped = "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed"
+            print(f"Prediction {stopped}: {self.written} was not written", flush=True)
 
 
 def _label(label: int) -> int | str:

@@ -39,6 +39,7 @@ from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data import MNISTDataModule
 from mnist_lit.device import cpu_model
 from mnist_lit.errors import ConfigError, MnistLitError, one_line
+from mnist_lit.files import save_figure, write_text
 from mnist_lit.folders import FolderBatch
 from mnist_lit.introspect import LayerRow, feature_maps, layer_table
 from mnist_lit.model import MNISTClassifier
@@ -260,7 +261,7 @@ def make_report(
     if curves:
         figures["training_curves"] = plot_training_curves(curves, f"Training curves of {run_dir}")
     for name, figure in figures.items():
-        figure.savefig(out / f"{name}.png", dpi=110)
+        save_figure(figure, out / f"{name}.png", dpi=110)
 
     metrics = {
         "checkpoint": str(path),
@@ -279,9 +280,10 @@ def make_report(
         "seconds": result.seconds,
         "unusable_files": [{"file": name, "reason": reason} for name, reason in result.failures],
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     page = out / "report.md"
-    page.write_text(
+    write_text(
+        page,
         _markdown(
             metrics,
             public_hparams(model.hparams),
@@ -289,7 +291,7 @@ def make_report(
             confusion,
             sorted(figures),
             image_index,
-        )
+        ),
     )
     log.info(f"Wrote {page} with {len(figures)} figures (PNG) and metrics.json in {out}")
     if not curves:

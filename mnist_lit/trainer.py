@@ -1,8 +1,10 @@
-"""Lightning's Trainer with one addition: ``precision: auto`` (see ``precision.py``).
+"""Lightning's Trainer with ``precision: auto`` (see ``precision.py``) and safe checkpoint files.
 
     python -m mnist_lit fit --config configs/default.yaml --trainer.precision auto
 
-Every other argument is Lightning's own and passes through unchanged.
+Checkpoints are written atomically and read without running code (``checkpoint_io.py``) unless
+``plugins`` brings its own ``CheckpointIO`` (or ``strategy`` is a configured object or XLA). Every other argument is Lightning's own and passes
+through unchanged.
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
+from lightning.fabric.plugins import CheckpointIO
 from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
 from lightning.pytorch import Trainer as LightningTrainer
+from lightning.pytorch.strategies import Strategy
 
+from mnist_lit.checkpoint_io import SafeCheckpointIO
+from mnist_lit.errors import ConfigError
 from mnist_lit.precision import Choice, choose_precision, cpu_flags, device_type
 
 
@@ -45,4 +51,16 @@ class Trainer(LightningTrainer):
             kwargs["precision"] = self.precision_choice.precision
         else:
             kwargs["precision"] = precision
+        accumulate = kwargs.get("accumulate_grad_batches", 1)
+        if not isinstance(accumulate, int) or accumulate < 1:  # Lightning divides by it
+            raise ConfigError(f"accumulate_grad_batches must be 1 or more, got {accumulate}")
+        plugins = kwargs.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, list | tuple) else [plugins]
+        strategy = kwargs.get("strategy", "auto")
+        own_io = isinstance(strategy, Strategy) or "xla" in str(strategy)  # may bring its own
+        if not own_io and not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            kwargs["plugins"] = [*plugins, SafeCheckpointIO()]
         super().__init__(*args, **kwargs)
+        cpu_processes = self.world_size > 1 and self.strategy.root_device.type == "cpu"
+        if kwargs.get("sync_batchnorm") and cpu_processes:  # PyTorch would fail at the first step
+            raise ConfigError("sync_batchnorm needs GPUs; PyTorch cannot sync CPU processes")

@@ -25,6 +25,7 @@ class TinyMNIST:
     train_labels: np.ndarray
     test_images: np.ndarray
     test_labels: np.ndarray
+    checksums: dict[str, str]
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def tiny_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyMNIST:
         monkeypatch.setitem(fetch.FILES, name, md5)
     train_images, train_labels = make_digits(600, seed=1)
     test_images, test_labels = make_digits(200, seed=2)
-    return TinyMNIST(mirror, train_images, train_labels, test_images, test_labels)
+    return TinyMNIST(mirror, train_images, train_labels, test_images, test_labels, checksums)
 
 
 @pytest.fixture

@@ -111,15 +111,6 @@ def test_checkpoint_normalisation_is_used_by_test(
     assert "Normalisation of the checkpoint: data.mean = 0.1307" in capsys.readouterr().out
 
 
-def test_several_processes_are_refused_for_test(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
-    args = ["--ckpt_path", "last", "--trainer.accelerator", "cpu", "--trainer.devices", "2"]
-    err = expect_error(capsys, ["test", *cli_args(tiny_mnist, tmp_path, *args)])
-    assert "test runs on one device for now (2 processes were asked for)" in err
-
-
 def test_checkpoint_alone_rebuilds_a_non_default_model(
     tiny_mnist: TinyMNIST, tmp_path: Path
 ) -> None:

@@ -161,8 +161,10 @@ def test_optimizer_state_from_the_other_layout_is_converted() -> None:
     optimizer.step()  # moments created in the default layout
     conv2 = model.net.conv_layers()[1].weight
     before = optimizer.state[conv2]["exp_avg"].clone()
-    model.to(memory_format=torch.channels_last)  # as on_fit_start does on a CPU
-    model._trainer = SimpleNamespace(optimizers=[optimizer])  # type: ignore[assignment]
+    model.to(memory_format=torch.channels_last)  # as setup('fit') does on a CPU
+    model._trainer = SimpleNamespace(  # type: ignore[assignment]
+        optimizers=[optimizer], lr_scheduler_configs=[], estimated_stepping_batches=1
+    )
     model.on_train_start()
     after = optimizer.state[conv2]["exp_avg"]
     assert after.stride() == conv2.stride() != before.stride()

@@ -49,6 +49,7 @@ from mnist_lit.experiments.results import (
     summary_rows,
     write_csv,
 )
+from mnist_lit.files import save_figure, write_text
 from mnist_lit.plots import plot_data_scale, plot_learning_curves
 from mnist_lit.synthetic import write_mnist_files
 
@@ -206,7 +207,7 @@ class DataScale:
                     "mixed with these: choose another --out or delete that folder"
                 )
         else:  # nothing finished yet: a mistake in the last attempt's options may be corrected
-            path.write_text(json.dumps(settings, indent=2) + "\n")
+            write_text(path, json.dumps(settings, indent=2) + "\n")
 
     def _run_dir(self, size: int, seed: int) -> Path:
         return self.out / "runs" / f"size{size:05d}_seed{seed}"
@@ -249,9 +250,7 @@ class DataScale:
             "wall_seconds": wall,
             "records": [r.as_row() for r in recorder.records],
         }
-        tmp = run_dir / "result.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(run_dir / "result.json")
+        write_text(run_dir / "result.json", json.dumps(result, indent=2) + "\n")
         print(f"{number} {label}: done in {wall:.1f} s", flush=True)
         return True
 
@@ -337,10 +336,10 @@ class DataScale:
             ("data_scale.png", plot_data_scale(scale)),
             ("learning_curves.png", plot_learning_curves(scale)),
         ):
-            figure.savefig(self.out / name, dpi=120)
+            save_figure(figure, self.out / name, dpi=120)
         settings = {"command": command, "base": self.base, "fit": self.fit}
         markdown = summary_markdown(rows, settings, wall)
-        (self.out / "summary.md").write_text(markdown)
+        write_text(self.out / "summary.md", markdown)
         if not report:
             return
         answers = markdown.split("## Answers", 1)[-1].strip()

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mnist_lit.files import atomic_write
 from mnist_lit.plots import ScalePoint
 
 RESULT_COLUMNS = (
@@ -80,13 +81,11 @@ class TimeFit(NamedTuple):
 
 def write_csv(path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
     """Write ``rows`` with ``columns`` in that order; NaN and ``None`` become empty cells."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_write(path, "w", newline="") as f:  # a reader never sees a half-written table
         writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
         writer.writeheader()
         for row in rows:
             writer.writerow({key: _cell(row.get(key)) for key in columns})
-    tmp.replace(path)  # a reader never sees a half-written table
 
 
 def points(rows: Sequence[Mapping[str, Any]]) -> list[ScalePoint]:
