@@ -227,14 +227,16 @@ class MNISTClassifier(LightningModule):
         moments laid out differently; fused Adam walks weights and state as flat memory and
         would silently mix up their elements.
         """
-        steps = max(int(self.trainer.estimated_stepping_batches), 2)
         for config in self.trainer.lr_scheduler_configs:
-            total = getattr(config.scheduler, "total_steps", steps)
-            if isinstance(config.scheduler, torch.optim.lr_scheduler.OneCycleLR) and total != steps:
-                raise ConfigError(
-                    f"the checkpoint's OneCycle schedule lasts {total} steps but this run would "
-                    f"take {steps}; resume with the max_epochs, data and batch size it started with"
-                )
+            scheduler = config.scheduler
+            if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR):
+                total, steps = scheduler.total_steps, self._schedule_steps()
+                if total != steps:
+                    raise ConfigError(
+                        f"the checkpoint's OneCycle schedule lasts {total} steps but this run "
+                        f"would take {steps}; resume with the max_epochs, data and batch size it "
+                        "started with"
+                    )
         for optimizer in self.trainer.optimizers:
             for param, state in optimizer.state.items():
                 for key, value in state.items():
@@ -342,6 +344,16 @@ class MNISTClassifier(LightningModule):
         self.log_dict({f"{stage}/acc_digit_{d}": acc for d, acc in enumerate(per_digit)})
         return per_digit, confmat
 
+    def _schedule_steps(self) -> int:
+        """Optimizer steps the schedule spans: the whole of training (at least 2)."""
+        steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(steps):
+            raise ConfigError(
+                f"schedule {self.hparams['schedule']} needs to know how long training lasts: "
+                "set trainer.max_epochs or trainer.max_steps"
+            )
+        return max(int(steps), 2)
+
     def configure_optimizers(self) -> Any:
         """Adam over all parameters, with the learning-rate schedule stepped after every batch."""
         hp = self.hparams
@@ -354,16 +366,10 @@ class MNISTClassifier(LightningModule):
         )
         if hp["schedule"] == "constant":
             return optimizer
-        steps = self.trainer.estimated_stepping_batches
-        if not math.isfinite(steps):
-            raise ConfigError(
-                f"schedule {hp['schedule']} needs to know how long training lasts: "
-                "set trainer.max_epochs or trainer.max_steps"
-            )
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=hp["lr"],
-            total_steps=max(int(steps), 2),
+            total_steps=self._schedule_steps(),
             pct_start=hp["warmup"],
             cycle_momentum=False,  # keep Adam's betas as configured
         )

@@ -68,6 +68,15 @@ def test_onecycle_without_a_known_length_is_one_line(
     assert "set trainer.max_epochs or trainer.max_steps" in err.strip().splitlines()[-1]
 
 
+def test_a_constant_schedule_trains_without_a_set_length(
+    tiny_mnist: TinyMNIST, tmp_path: Path
+) -> None:
+    # no max_epochs or max_steps, only a time limit: fine without a schedule to size
+    limits = ("--trainer.max_epochs", "-1", "--trainer.max_time", "00:00:00:03")
+    fit = run("fit", tiny_mnist, tmp_path, *limits)
+    assert fit.trainer.current_epoch >= 1
+
+
 def test_label_smoothing_applies_to_training_only() -> None:
     torch.manual_seed(0)
     model = MNISTClassifier(label_smoothing=0.2)
