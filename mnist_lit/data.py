@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
+from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, DataError
 from mnist_lit.fetch import fetch_mnist, raw_folder
 from mnist_lit.folders import FolderBatch, FolderImages, collate_folder, list_images, list_labelled
@@ -359,8 +360,8 @@ class MNISTDataModule(LightningDataModule):
         if self._threads is not None:
             torch.set_num_threads(self._threads)
             self._threads = None
-        if stage == "test":
-            self.failures = _gather(self.failures)
+        if stage == "test":  # every process's failures, on every process (DDP)
+            self.failures = sorted(item for part in gather(self.failures) for item in part)
         if stage == "test" and self.failures and self._replicas()[1] == 0:
             shown = "".join(f"\n  {name}: {reason}" for name, _, reason in self.failures[:20])
             more = (
@@ -371,15 +372,6 @@ class MNISTDataModule(LightningDataModule):
                 f"{'is' if len(self.failures) == 1 else 'are'} not counted in the accuracy:"
                 f"{shown}{more}"
             )
-
-
-def _gather(items: list[Any]) -> list[Any]:
-    """Every process's ``items``, sorted, when several processes run; else ``items`` itself."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return items
-    parts: list[list[Any]] = [[] for _ in range(torch.distributed.get_world_size())]
-    torch.distributed.all_gather_object(parts, items)
-    return sorted(item for part in parts for item in part)
 
 
 def _files(count: int) -> str:

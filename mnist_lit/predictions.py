@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, OutputError
 from mnist_lit.files import PartFile
 from mnist_lit.folders import UNLABELLED, FolderBatch
@@ -156,10 +157,7 @@ class PredictionWriter(BasePredictionWriter):
 
     def _collect(self) -> None:
         """Gather every process's rows on the first, which writes them in order (DDP)."""
-        import torch.distributed as dist
-
-        parts: list[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(parts, (self._kept, self._digits, self._failed))
+        parts = gather((self._kept, self._digits, self._failed))
         if self._part is not None:
             kept = sorted((item for part in parts for item in part[0]), key=lambda item: item[0])
             self._write([row for _, row in kept])

@@ -97,14 +97,21 @@ def parts(folder: Path) -> list[Path]:
     return list(folder.rglob("*.part"))
 
 
+def predict_error(
+    capsys: pytest.CaptureFixture[str], tiny: TinyMNIST, root: Path, ckpt: list[str], target: Path
+) -> str:
+    """The error of ``predict`` writing to ``target``."""
+    args = cli_args(tiny, root, *ckpt, "--predictions", str(target))
+    return expect_error(capsys, ["predict", *args])
+
+
 def test_predictions_under_a_file_are_one_line(
     tiny_mnist: TinyMNIST, tmp_path: Path, trained: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocker = tmp_path / "out"
     blocker.write_text("x")
     target = blocker / "predictions.csv"
-    args = cli_args(tiny_mnist, tmp_path, *trained, "--predictions", str(target))
-    err = expect_error(capsys, ["predict", *args])
+    err = predict_error(capsys, tiny_mnist, tmp_path, trained, target)
     assert f"cannot write {target}: {blocker} is a file, not a folder" in err
 
 
@@ -122,8 +129,7 @@ def test_a_read_only_predictions_folder_is_one_line(
         raise OSError(errno.EROFS, "Read-only file system", kwargs.get("dir"))
 
     monkeypatch.setattr(files.tempfile, "mkstemp", read_only)
-    args = cli_args(tiny_mnist, tmp_path, *trained, "--predictions", str(target))
-    err = expect_error(capsys, ["predict", *args])
+    err = predict_error(capsys, tiny_mnist, tmp_path, trained, target)
     assert f"cannot write {target}: Read-only file system" in err
     assert not target.exists()
 
@@ -155,8 +161,7 @@ def test_a_full_disk_while_writing_predictions_leaves_no_file(
     target = tmp_path / "predictions.csv"
     fdopen = os.fdopen
     monkeypatch.setattr(files.os, "fdopen", lambda *a, **k: FillsUp(fdopen(*a, **k), 5000))
-    args = cli_args(tiny_mnist, tmp_path, *trained, "--predictions", str(target))
-    err = expect_error(capsys, ["predict", *args])
+    err = predict_error(capsys, tiny_mnist, tmp_path, trained, target)
     assert f"cannot write {target}: No space left on device" in err.strip().splitlines()[-1]
     assert not target.exists() and not parts(tmp_path)
 
