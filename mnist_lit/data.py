@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
+from mnist_lit.augment import random_affine
 from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, DataError
@@ -148,6 +149,12 @@ class MNISTDataModule(LightningDataModule):
             and ``custom_dir``, as PNG under the same relative paths, to check the preprocessing.
         max_pixels: Images with more pixels are refused unread (decompression bombs); raise it
             for genuine photos above 64 megapixels.
+        augment_degrees: Rotate each training image by a random angle up to this many degrees
+            either way (0 = off). Augmentation runs on the training device, on whole batches
+            (``augment.py``), and never touches validation, test or predict images.
+        augment_shift: Shift each training image by up to this fraction of its width and
+            height (0.1: up to 2.8 pixels) either way.
+        augment_scale: Zoom each training image by a random factor in ``1 ± augment_scale``.
 
     """
 
@@ -168,6 +175,9 @@ class MNISTDataModule(LightningDataModule):
         custom_dir: str | None = None,
         save_preprocessed: str | None = None,
         max_pixels: int = MAX_PIXELS,
+        augment_degrees: float = 0.0,
+        augment_shift: float = 0.0,
+        augment_scale: float = 0.0,
     ) -> None:
         super().__init__()
         _check(
@@ -181,6 +191,9 @@ class MNISTDataModule(LightningDataModule):
         )
         _check(std > 0, f"std must be positive, got {std}")
         _check(max_pixels > 0, f"max_pixels must be positive, got {max_pixels}")
+        _check(augment_degrees >= 0, f"augment_degrees must be 0 or more, got {augment_degrees}")
+        _check(augment_shift >= 0, f"augment_shift must be 0 or more, got {augment_shift}")
+        _check(0 <= augment_scale < 1, f"augment_scale must be in [0, 1), got {augment_scale}")
         _check_sizes(train_size, val_size, TRAIN_IMAGES, "MNIST training images")
         self.save_hyperparameters()
         self.data_dir = data_dir
@@ -198,6 +211,9 @@ class MNISTDataModule(LightningDataModule):
         self.custom_dir = custom_dir
         self.save_preprocessed = save_preprocessed
         self.max_pixels = max_pixels
+        self.augment_degrees = augment_degrees
+        self.augment_shift = augment_shift
+        self.augment_scale = augment_scale
         self.train_set: TensorImages | None = None
         self.val_set: TensorImages | None = None
         self.test_set: TensorImages | FolderImages | None = None
@@ -345,7 +361,10 @@ class MNISTDataModule(LightningDataModule):
         )
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Normalise on the device, after the cheap uint8 copy: (B, 1, 28, 28) uint8 -> float32."""
+        """Normalise on the device, after the cheap uint8 copy: (B, 1, 28, 28) uint8 -> float32.
+
+        Training batches are then distorted at random where ``augment_*`` ask for it.
+        """
         if isinstance(batch, Tensor):  # the model summary's example input, already normalised
             return batch
         if isinstance(batch, FolderBatch):
@@ -353,7 +372,16 @@ class MNISTDataModule(LightningDataModule):
                 self.failures += batch.failures
             return batch._replace(images=normalize(batch.images, self.mean, self.std))
         images, labels = batch
-        return normalize(images, self.mean, self.std), labels
+        images = normalize(images, self.mean, self.std)
+        if self.trainer is not None and self.trainer.training:
+            images = random_affine(
+                images,
+                self.augment_degrees,
+                self.augment_shift,
+                self.augment_scale,
+                background=-self.mean / self.std,  # black
+            )
+        return images, labels
 
     def teardown(self, stage: str) -> None:
         """Give the model its threads back; after ``test``, name the files that could not be used."""
