@@ -42,6 +42,7 @@ from mnist_lit.errors import MnistLitError
 from mnist_lit.files import why_unwritable
 from mnist_lit.model import MNISTClassifier
 from mnist_lit.predictions import PredictionWriter
+from mnist_lit.progress import ProgressBar as LoggedValuesBar
 from mnist_lit.trainer import Trainer
 
 log = logging.getLogger("mnist_lit")
@@ -113,7 +114,7 @@ class MNISTLightningCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.add_lightning_class_args(Dashboards, "dashboards")
-        parser.add_lightning_class_args(TQDMProgressBar, "progress_bar")
+        parser.add_lightning_class_args(LoggedValuesBar, "progress_bar")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",

@@ -3,10 +3,11 @@
     python -m mnist_lit fit --config configs/default.yaml --data.mirror ../shared/data/mnist
     python -m mnist_lit predict --config configs/default.yaml --ckpt_path best --data.predict_dir DIR
 
-The images stay in memory as one ``uint8`` tensor per split (60,000 x 28 x 28 bytes = 47 MB); a
-batch is formed by indexing that tensor, moved to the device as ``uint8`` and normalised there, so
-no image is ever converted to PIL and back. The values are exactly those of torchvision's
-``ToTensor()`` followed by ``Normalize((mean,), (std,))``.
+The images stay in memory as one ``uint8`` tensor per split (60,000 x 28 x 28 bytes = 47 MB),
+kept on the training device (``on_device``, the default): a batch is formed by indexing that
+tensor where the model runs (``batches.py``) and normalised there, so no image is ever converted
+to PIL and back and a GPU gets no host-to-device copy per step. The values are exactly those of
+torchvision's ``ToTensor()`` followed by ``Normalize((mean,), (std,))``.
 
 Users' own images (``predict_dir``, ``custom_dir``) are decoded and made MNIST-like in DataLoader
 workers (``folders.py``, ``preprocess.py``) and then follow the same path.
@@ -27,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from mnist_lit.augment import random_affine
+from mnist_lit.batches import DeviceBatches
 from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, DataError
@@ -133,11 +135,18 @@ class MNISTDataModule(LightningDataModule):
         seed: Seed of the train/validation split and the subset (independent of the training
             seed, so runs with different ``seed_everything`` see the same data).
         batch_size: Images per batch for every split.
-        num_workers: DataLoader worker processes. ``null`` chooses: none for MNIST (batches are
-            slices of an in-memory tensor, fastest in the main process), one per CPU core (at
-            most 4) for image folders, whose files are decoded in the workers.
+        on_device: Keep the MNIST training, validation and test images (55 MB as ``uint8``) on
+            the device the model runs on, moved there once, and form every batch there by
+            indexing: no DataLoader and no host-to-device copy per step (``batches.py``). Same
+            batches, in the same order, as ``false``, which forms them on the host in a
+            DataLoader and copies each to the device. ``predict`` and image folders always use
+            a DataLoader.
+        num_workers: DataLoader worker processes (image folders, ``predict``, and MNIST with
+            ``on_device: false``). ``null`` chooses: none for MNIST (batches are slices of an
+            in-memory tensor, fastest in the main process), one per CPU core (at most 4) for
+            image folders, whose files are decoded in the workers.
         pin_memory: Page-lock batches for faster copies to a GPU; ``null`` turns it on when CUDA
-            is available.
+            is available. Used by DataLoaders only (see ``on_device``).
         mean: Normalisation mean applied after scaling pixels to [0, 1].
         std: Normalisation standard deviation; with ``mean`` 0.5 it maps pixels to [-1, 1].
         predict_dir: Folder of your own images for ``predict`` (read recursively; any format
@@ -167,6 +176,7 @@ class MNISTDataModule(LightningDataModule):
         val_size: int = 5_000,
         seed: int = 42,
         batch_size: int = 32,
+        on_device: bool = True,
         num_workers: int | None = None,
         pin_memory: bool | None = None,
         mean: float = MEAN,
@@ -203,6 +213,7 @@ class MNISTDataModule(LightningDataModule):
         self.val_size = val_size
         self.seed = seed
         self.batch_size = batch_size
+        self.on_device = on_device
         self.num_workers = num_workers
         self.pin_memory = torch.cuda.is_available() if pin_memory is None else pin_memory
         self.mean = mean
@@ -284,25 +295,27 @@ class MNISTDataModule(LightningDataModule):
                 )
         return read_image_file(str(images)), read_label_file(str(labels))
 
-    def train_dataloader(self) -> DataLoader[Batch]:
+    def train_dataloader(self) -> DataLoader[Batch] | DeviceBatches:
         """Return shuffled training batches of uint8 images (normalised after the device transfer)."""
         assert self.train_set is not None, "call setup('fit') first"
         return self._loader(self.train_set, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader[Batch] | list[DataLoader[Batch]]:
+    def val_dataloader(self) -> DataLoader[Batch] | DeviceBatches | list[DataLoader[Batch]]:
         """Return the validation batches; none when ``val_size`` is 0."""
         assert self.val_set is not None, "call setup('fit') first"
         return self._loader(self.val_set) if len(self.val_set) else []
 
-    def test_dataloader(self) -> DataLoader[Any]:
+    def test_dataloader(self) -> DataLoader[Any] | DeviceBatches:
         """Return the images of ``custom_dir``, else the 10,000 MNIST test images, in order."""
         assert self.test_set is not None, "call setup('test') first"
         return self._loader(self.test_set)
 
-    def predict_dataloader(self) -> DataLoader[Any]:
+    def predict_dataloader(self) -> DataLoader[Any] | DeviceBatches:
         """Return ``predict_dir``, else ``custom_dir``, else the MNIST test images, in order."""
         assert self.predict_set is not None, "call setup('predict') first"
-        return self._loader(self.predict_set)
+        # a DataLoader even for MNIST: the predictions file names each image by its index, which
+        # Lightning takes from the DataLoader's sampler
+        return self._loader(self.predict_set, on_device=False)
 
     def _replicas(self) -> tuple[int, int]:
         """Return the number of processes and this one's rank (``1, 0`` without a Trainer)."""
@@ -337,7 +350,23 @@ class MNISTDataModule(LightningDataModule):
             dataset, num_replicas=replicas, rank=rank, shuffle=False
         )
 
-    def _loader(self, dataset: Dataset[Any], shuffle: bool = False) -> DataLoader[Any]:
+    def _device(self) -> torch.device:
+        """Return the device the model runs on (this process's under DDP), the CPU without a Trainer."""
+        strategy = getattr(self.trainer, "strategy", None)
+        return strategy.root_device if strategy is not None else torch.device("cpu")
+
+    def _loader(
+        self, dataset: Dataset[Any], shuffle: bool = False, on_device: bool | None = None
+    ) -> DataLoader[Any] | DeviceBatches:
+        """Batches of ``dataset``: formed on the device for MNIST (``on_device``), else a DataLoader."""
+        # overfit_batches makes Lightning swap a DataLoader's sampler for an ordered one
+        overfit = getattr(self.trainer, "overfit_batches", 0)
+        on_device = (self.on_device if on_device is None else on_device) and not overfit
+        if on_device and isinstance(dataset, TensorImages):
+            sampler = self._sampler(dataset, shuffle)
+            return DeviceBatches(
+                dataset.images, dataset.labels, self.batch_size, self._device(), sampler
+            )
         folder = isinstance(dataset, FolderImages)
         workers = self.num_workers
         if workers is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -29,11 +29,15 @@ from torchmetrics.classification import (
 
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
 from mnist_lit.errors import ConfigError
+from mnist_lit.graphs import StepGraph, why_not
 from mnist_lit.nets import ConvNet
 from mnist_lit.summary import format_confusion_matrix, format_digit_table
 
 Batch = Sequence[Any]  # (images, labels, ...): MNIST batches, or FolderBatch of users' images
 STAGES = ("train", "val", "test")
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+GRAPHED_COMPILE_MODES = ("reduce-overhead", "max-autotune")
+"""``torch.compile`` modes that replay CUDA graphs themselves."""
 RNG_KEY = "rng_states"
 """Checkpoint key of the random generators' state (see ``on_save_checkpoint``)."""
 
@@ -78,6 +82,19 @@ class MNISTClassifier(LightningModule):
             plain ``test/acc``; ``predict`` reports the averaged probabilities. A setting of
             use, not of the trained model: it is not stored in checkpoints, so
             ``--model.tta`` applies to any checkpoint.
+        compile: ``torch.compile`` the network with this mode (``default``, ``reduce-overhead``
+            (CUDA graphs of its own), ``max-autotune``, ``max-autotune-no-cudagraphs``) for
+            every stage; ``null`` runs it eagerly. The first batches of each kind (training,
+            evaluation, a last smaller batch) wait while it compiles: tens of seconds, so it
+            pays on long runs and large batches. Needs a C++ compiler on a CPU. Not stored in
+            checkpoints (a setting of the machine, like ``tta``).
+        cuda_graph: Capture the training step (forward, loss and backward) as a CUDA graph on
+            the first batch and replay it for every batch of that size (``graphs.py``); the
+            optimizer, metrics and logging run as usual. Saves the host's launch overhead,
+            which bounds small networks on fast GPUs. Off, with a printed reason, where it does
+            not apply: not a CUDA GPU, several processes, ``16-mixed`` precision,
+            ``accumulate_grad_batches`` above 1, or a ``compile`` mode with CUDA graphs of its
+            own. Not stored in checkpoints.
 
     """
 
@@ -100,6 +117,8 @@ class MNISTClassifier(LightningModule):
         mean: float = MEAN,
         std: float = STD,
         tta: int = 0,
+        compile: CompileMode | None = None,
+        cuda_graph: bool = False,
     ) -> None:
         super().__init__()
         if lr <= 0:
@@ -116,8 +135,15 @@ class MNISTClassifier(LightningModule):
             raise ConfigError(f"optimizer must be adam or adamw, got {optimizer!r}")
         if not 0 <= tta < IMAGE_SIZE:
             raise ConfigError(f"tta must be a shift of 0 to {IMAGE_SIZE - 1} pixels, got {tta}")
-        self.save_hyperparameters(ignore=["tta"])
+        if compile is not None and compile not in get_args(CompileMode):
+            modes = ", ".join(get_args(CompileMode))
+            raise ConfigError(f"compile must be one of {modes} (or null), got {compile!r}")
+        self.save_hyperparameters(ignore=["tta", "compile", "cuda_graph"])
         self.tta = tta
+        self.compile_mode = compile
+        self.cuda_graph = cuda_graph
+        self._graph: StepGraph | None = None  # the captured training step, during fit
+        self._replayed = False  # whether this training step ran through the graph
         self.net = ConvNet(channels, hidden, batch_norm, dropout, fc_activation, NUM_CLASSES)
         # lets the model summary show each layer's output size, as the reference derives by hand
         self.example_input_array = torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)
@@ -164,21 +190,74 @@ class MNISTClassifier(LightningModule):
         images, labels = batch[0], batch[1]
         if len(labels) == 0:  # every file of a batch of a user's folder failed to load
             return None
-        logits = self(images)
-        smoothing = self.hparams.get("label_smoothing", 0.0) if stage == "train" else 0.0
-        losses = F.cross_entropy(logits, labels, label_smoothing=smoothing, reduction="none")
-        loss = losses.mean()
+        if stage == "train":
+            loss, losses, logits = self._training_loss(images, labels)
+        else:
+            logits = self(images)
+            losses = F.cross_entropy(logits, labels, reduction="none")
+            loss = losses.mean()
         # Per image, unweighted: MeanMetric ignores weights when its NaN checks are disabled.
         self._metric(f"{stage}_loss").update(losses.detach())
         self._metric(f"{stage}_acc").update(logits.detach(), labels)
         if stage == "train":
             if self._shows_this_step(batch_idx):
                 batch_acc = (logits.detach().argmax(dim=1) == labels).float().mean()
-                self.log_dict({"train/loss": loss.detach(), "train/acc": batch_acc}, prog_bar=True)
+                # a copy: a replayed graph overwrites its loss tensor at the next batch. Not
+                # prog_bar=True, which Lightning reads back after every step: the bar reads
+                # them when it redraws (progress.py)
+                values = {"train/loss": loss.detach().clone(), "train/acc": batch_acc}
+                self.log_dict(values)
             return loss, logits
         self._metric(f"{stage}_acc_digit").update(logits, labels)
         self._metric(f"{stage}_confmat").update(logits, labels)
         return loss, logits
+
+    def _training_loss(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Return the loss, per-image losses and logits, replaying the CUDA graph if there is one.
+
+        A replay has also run the backward pass (see ``backward``); a batch the graph does not
+        fit (another size) takes the eager path.
+        """
+        graph = self._graph
+        self._replayed = graph is not None and graph.fits(images)
+        if graph is not None and self._replayed:
+            loss, losses, logits = graph(images, labels)
+            return loss, losses, logits
+        return self._loss(images, labels)
+
+    def _loss(self, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Return the training loss (label smoothing included), per-image losses and logits."""
+        logits = self(images)
+        smoothing = self.hparams.get("label_smoothing", 0.0)
+        losses = F.cross_entropy(logits, labels, label_smoothing=smoothing, reduction="none")
+        return losses.mean(), losses, logits
+
+    def backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:
+        """Backpropagate ``loss``, unless a replay of the CUDA graph already has."""
+        if not self._replayed:
+            super().backward(loss, *args, **kwargs)
+
+    def optimizer_zero_grad(self, epoch: int, batch_idx: int, optimizer: Any) -> None:
+        """Clear the gradients before the backward pass (Lightning calls this after ``training_step``).
+
+        With a captured CUDA graph the gradients are the graph's own tensors: after a replay
+        they hold this step's gradients and are kept; before an eager step (a batch of another
+        size) they are zeroed in place, as setting them to ``None`` would cut them off from
+        the graph.
+        """
+        if self._graph is None or not self._graph.captured:
+            optimizer.zero_grad()
+        elif not self._replayed:
+            optimizer.zero_grad(set_to_none=False)
+
+    def on_validation_model_zero_grad(self) -> None:
+        """Free the gradients before validation, unless a CUDA graph owns them.
+
+        The graph writes its gradient tensors at each replay; set to ``None``, they would be
+        cut off from it and the optimizer would skip every weight from then on.
+        """
+        if self._graph is None or not self._graph.captured:
+            super().on_validation_model_zero_grad()
 
     def _shows_this_step(self, batch_idx: int) -> bool:
         """Whether this training step's values reach the logger or the progress bar.
@@ -260,8 +339,26 @@ class MNISTClassifier(LightningModule):
             self.train_memory_format = torch.channels_last
         self.to(memory_format=self.train_memory_format)
 
+    def on_fit_start(self) -> None:
+        """Compile the network (``compile``); after the model summary, which would compile it too."""
+        self._compile()
+
+    def on_validation_start(self) -> None:
+        """Compile the network (``compile``) if ``validate`` is the first to run it."""
+        self._compile()
+
+    def _compile(self) -> None:
+        mode = self.compile_mode
+        if mode is None or getattr(self.net, "_compiled_call_impl", None) is not None:
+            return
+        self.net.compile(mode=mode)  # in place: the weights keep their names in checkpoints
+        self.print(
+            f"compile: torch.compile(mode={mode!r}) of the network; the first batch of each "
+            "kind waits while it compiles"
+        )
+
     def on_train_start(self) -> None:
-        """Check a resumed schedule; give optimizer state restored from a checkpoint the weights' layout.
+        """Set up the CUDA graph (``cuda_graph``); check a resumed schedule; fix restored optimizer state.
 
         A OneCycle schedule restored from a checkpoint keeps the length it was made with: a run
         resumed with another ``max_epochs`` would fail in PyTorch once it went past it, or stop
@@ -287,6 +384,34 @@ class MNISTClassifier(LightningModule):
                     same_shape = isinstance(value, Tensor) and value.shape == param.shape
                     if same_shape and value.stride() != param.stride():
                         state[key] = torch.empty_like(param).copy_(value)
+        self._graph = None
+        if self.cuda_graph:
+            reason = self._why_no_graph()
+            if reason is None:
+                self._graph = StepGraph(self._loss, self.net)
+                self.print(
+                    "cuda_graph: the training step is captured at the first batch and replayed"
+                )
+            else:
+                self.print(f"cuda_graph: off, as {reason}")
+
+    def _why_no_graph(self) -> str | None:
+        trainer = self.trainer
+        if self.compile_mode in GRAPHED_COMPILE_MODES:
+            return f"compile mode {self.compile_mode} replays CUDA graphs of its own"
+        return why_not(
+            trainer.strategy.root_device,
+            trainer.world_size,
+            str(trainer.precision),
+            trainer.accumulate_grad_batches,
+        )
+
+    def on_train_end(self) -> None:
+        """Release the CUDA graph and the gradient tensors it holds."""
+        if self._graph is not None:
+            self._graph = None
+            self._replayed = False
+            self.net.zero_grad(set_to_none=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep the random generators' state, for a resumed run to draw as the first would have.
@@ -311,12 +436,14 @@ class MNISTClassifier(LightningModule):
         self.to(memory_format=torch.contiguous_format)
 
     def on_test_start(self) -> None:
-        """Use the faster memory layout for evaluation on a CPU (see ``fast_cpu_layout``)."""
+        """Use the faster memory layout for evaluation on a CPU (see ``fast_cpu_layout``); compile."""
         self.fast_cpu_layout()
+        self._compile()
 
     def on_predict_start(self) -> None:
-        """Use the faster memory layout for prediction on a CPU (see ``fast_cpu_layout``)."""
+        """Use the faster memory layout for prediction on a CPU (see ``fast_cpu_layout``); compile."""
         self.fast_cpu_layout()
+        self._compile()
 
     def on_test_end(self) -> None:
         """Return to the default memory layout (a later ``fit`` trains as configured)."""

@@ -27,6 +27,7 @@ from .tiny_cli import start_cli
         (["--model.weight_decay", "-1"], "weight_decay must be 0 or more, got -1.0"),
         (["--model.tta", "-1"], "tta must be a shift of 0 to 27 pixels, got -1"),
         (["--model.optimizer", "sgd"], 'Parser key "model.optimizer"'),
+        (["--model.compile", "fast"], 'Parser key "model.compile"'),
         (["--data.augment_degrees", "-3"], "augment_degrees must be 0 or more, got -3.0"),
         (["--data.augment_scale", "1.5"], "augment_scale must be in [0, 1), got 1.5"),
         (["--trainer.accumulate_grad_batches", "0"], "accumulate_grad_batches must be 1 or more"),
