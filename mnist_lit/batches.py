@@ -67,9 +67,8 @@ class DeviceBatches:
                 stop = start + self.batch_size
                 yield self.images[start:stop].unsqueeze(1), self.labels[start:stop]
             return
-        order = torch.tensor(
-            list(self.sampler), dtype=torch.long
-        )  # drawn on the host, once an epoch
+        # drawn on the host, once an epoch
+        order = torch.tensor(list(self.sampler), dtype=torch.long)
         if self.device.type == "cuda":  # from page-locked memory: a copy that does not wait
             order = order.pin_memory().to(self.device, non_blocking=True)
         else:

@@ -31,12 +31,22 @@ from torch import Tensor, nn
 Step = Callable[[Tensor, Tensor], tuple[Tensor, ...]]
 """Forward pass and loss of one batch ``(images, labels)``; returns ``(loss, ...)``."""
 Replay = Callable[[], None]
+GRAPHED_COMPILE_MODES = ("reduce-overhead", "max-autotune")
+"""``torch.compile`` modes that replay CUDA graphs themselves."""
 WARMUP = 3
 """Eager runs of the step before capture (PyTorch's CUDA-graph notes use 3 for one device)."""
 
 
-def why_not(device: torch.device, world_size: int, precision: str, accumulate: int) -> str | None:
+def why_not(
+    device: torch.device,
+    world_size: int,
+    precision: str,
+    accumulate: int,
+    compile_mode: str | None = None,
+) -> str | None:
     """Return why a CUDA graph of the training step cannot be used here, or ``None`` if it can."""
+    if compile_mode in GRAPHED_COMPILE_MODES:
+        return f"compile mode {compile_mode} replays CUDA graphs of its own"
     if device.type != "cuda":
         return f"it needs a CUDA GPU and this run is on {device.type}"
     if world_size > 1:

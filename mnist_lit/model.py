@@ -36,8 +36,6 @@ from mnist_lit.summary import format_confusion_matrix, format_digit_table
 Batch = Sequence[Any]  # (images, labels, ...): MNIST batches, or FolderBatch of users' images
 STAGES = ("train", "val", "test")
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
-GRAPHED_COMPILE_MODES = ("reduce-overhead", "max-autotune")
-"""``torch.compile`` modes that replay CUDA graphs themselves."""
 RNG_KEY = "rng_states"
 """Checkpoint key of the random generators' state (see ``on_save_checkpoint``)."""
 
@@ -386,7 +384,14 @@ class MNISTClassifier(LightningModule):
                         state[key] = torch.empty_like(param).copy_(value)
         self._graph = None
         if self.cuda_graph:
-            reason = self._why_no_graph()
+            trainer = self.trainer
+            reason = why_not(
+                trainer.strategy.root_device,
+                trainer.world_size,
+                str(trainer.precision),
+                trainer.accumulate_grad_batches,
+                self.compile_mode,
+            )
             if reason is None:
                 self._graph = StepGraph(self._loss, self.net)
                 self.print(
@@ -394,17 +399,6 @@ class MNISTClassifier(LightningModule):
                 )
             else:
                 self.print(f"cuda_graph: off, as {reason}")
-
-    def _why_no_graph(self) -> str | None:
-        trainer = self.trainer
-        if self.compile_mode in GRAPHED_COMPILE_MODES:
-            return f"compile mode {self.compile_mode} replays CUDA graphs of its own"
-        return why_not(
-            trainer.strategy.root_device,
-            trainer.world_size,
-            str(trainer.precision),
-            trainer.accumulate_grad_batches,
-        )
 
     def on_train_end(self) -> None:
         """Release the CUDA graph and the gradient tensors it holds."""
