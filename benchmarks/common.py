@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from mnist_lit.device import cpu_model
-from mnist_lit.fetch import fetch_mnist
-from mnist_lit.precision import BF16_CPU_FLAGS, cpu_flags
+from mnist_lit.data.mnist import fetch_mnist
+from mnist_lit.training.device import cpu_model
+from mnist_lit.training.precision import BF16_CPU_FLAGS, cpu_flags
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mnist_lit.callbacks.dashboards import Dashboards
 from mnist_lit.cli import main as cli_main
-from mnist_lit.dashboards import Dashboards
-from mnist_lit.device import cpu_model
+from mnist_lit.training.device import cpu_model
 
 HOOKS = (
     "on_fit_start",

@@ -44,13 +44,13 @@ from torch.utils.data import DistributedSampler
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_lit.batches import DeviceBatches
 from mnist_lit.cli import main as cli_main
 from mnist_lit.constants import MEAN, STD
-from mnist_lit.data import MNISTDataModule
-from mnist_lit.graphs import StepGraph
-from mnist_lit.nets import ConvNet
-from mnist_lit.preprocess import normalize
+from mnist_lit.data.batches import DeviceBatches
+from mnist_lit.data.datamodule import MNISTDataModule
+from mnist_lit.data.preprocess import normalize
+from mnist_lit.models.convnet import ConvNet
+from mnist_lit.models.graphs import StepGraph
 
 CONFIGS = ROOT / "configs"
 TARGET = 0.99

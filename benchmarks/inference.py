@@ -34,15 +34,15 @@ import torch
 from common import ROOT, header, prepare_mnist, run_process
 from lightning.pytorch import Trainer
 
-from mnist_lit.checkpoints import (
+from mnist_lit.data.datamodule import MNISTDataModule
+from mnist_lit.data.preprocess import normalize
+from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.training.checkpoints import (
     load_checkpoint,
     model_from_checkpoint,
     network_from_checkpoint,
     resolve_checkpoint,
 )
-from mnist_lit.data import MNISTDataModule
-from mnist_lit.model import MNISTClassifier
-from mnist_lit.preprocess import normalize
 
 
 def plain_loop(

@@ -19,8 +19,8 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
-from mnist_lit.data import MNISTDataModule
-from mnist_lit.device import cpu_model
+from mnist_lit.data.datamodule import MNISTDataModule
+from mnist_lit.training.device import cpu_model
 
 
 def images_per_second(loader: DataLoader, prepare=lambda batch: batch) -> float:  # type: ignore[type-arg, no-untyped-def]

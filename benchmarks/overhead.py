@@ -85,9 +85,9 @@ def plain_worker(data_dir: str, epochs: int) -> None:
     """The same step as ``fit`` with the default config, in a hand-written loop."""
     import torch.nn.functional as F
 
-    from mnist_lit.data import MNISTDataModule
-    from mnist_lit.nets import ConvNet
-    from mnist_lit.report import evaluate
+    from mnist_lit.data.datamodule import MNISTDataModule
+    from mnist_lit.models.convnet import ConvNet
+    from mnist_lit.report.command import evaluate
 
     torch.manual_seed(42)
     dm = MNISTDataModule(data_dir=data_dir, download=False, val_size=0, batch_size=32)
@@ -106,7 +106,7 @@ def plain_worker(data_dir: str, epochs: int) -> None:
             optimizer.step()
         seconds += time.perf_counter() - started
     dm.setup("test")
-    from mnist_lit.model import MNISTClassifier
+    from mnist_lit.models.classifier import MNISTClassifier
 
     model = MNISTClassifier()
     model.net = net.to(memory_format=torch.contiguous_format)

@@ -25,10 +25,10 @@ import torch
 from PIL import Image
 
 from mnist_lit.cli import main as cli_main
-from mnist_lit.data import MNISTDataModule, TensorImages, normalize
-from mnist_lit.device import cpu_model
-from mnist_lit.preprocess import load_digit
-from mnist_lit.synthetic import on_paper
+from mnist_lit.data.datamodule import MNISTDataModule, TensorImages, normalize
+from mnist_lit.data.preprocess import load_digit
+from mnist_lit.data.synthetic import on_paper
+from mnist_lit.training.device import cpu_model
 
 
 def write_pngs(kind: str, images: np.ndarray, labels: np.ndarray, root: Path) -> list[Path]:

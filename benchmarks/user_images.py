@@ -29,13 +29,13 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from mnist_lit.checkpoints import resolve_checkpoint
 from mnist_lit.cli import DEFAULT_LOGGER_NAME
-from mnist_lit.data import MNISTDataModule, TensorImages, normalize
-from mnist_lit.device import cpu_model
-from mnist_lit.folders import FolderImages, collate_folder, list_labelled
-from mnist_lit.model import MNISTClassifier
-from mnist_lit.synthetic import canvas, fonts, on_paper, printed
+from mnist_lit.data.datamodule import MNISTDataModule, TensorImages, normalize
+from mnist_lit.data.folders import FolderImages, collate_folder, list_labelled
+from mnist_lit.data.synthetic import canvas, fonts, on_paper, printed
+from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.training.checkpoints import resolve_checkpoint
+from mnist_lit.training.device import cpu_model
 
 Sample = tuple[Image.Image, int]
 

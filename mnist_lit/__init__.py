@@ -1,26 +1,39 @@
 """mnist_lit: handwritten-digit recognition on MNIST with PyTorch Lightning.
 
+The package, room by room (dependencies run down this list, never up):
+
+- ``cli.py``, ``report/``, ``demo/``, ``experiments/``: the commands a user runs.
+- ``callbacks/``, ``viz/``, ``evaluation.py``, ``training/``: what runs around the model while it
+  trains or is evaluated (dashboards, EMA, progress bar, predictions CSV), the figures and tables,
+  and the Trainer with its precision, device, checkpoints and run folders.
+- ``models/``, ``data/``: the network and its LightningModule with their speed paths; MNIST, users'
+  folders and images, preprocessing and augmentation.
+- ``constants.py``, ``errors.py``, ``files.py``, ``distributed.py``: facts, exceptions and I/O
+  that everything shares.
+
 The classes below are imported on first use, so that ``python -m mnist_lit.demo`` and other
 commands that need only part of the package do not wait for Lightning to load.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mnist_lit.lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from mnist_lit.data import MNISTDataModule
-    from mnist_lit.model import MNISTClassifier
-    from mnist_lit.nets import ConvNet
+    from mnist_lit.data.datamodule import MNISTDataModule
+    from mnist_lit.models.classifier import MNISTClassifier
+    from mnist_lit.models.convnet import ConvNet
 
 __all__ = ["ConvNet", "MNISTClassifier", "MNISTDataModule"]
 __version__ = "0.1.0"
 
-_HOMES = {"ConvNet": "nets", "MNISTClassifier": "model", "MNISTDataModule": "data"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _HOMES:
-        return getattr(importlib.import_module(f"mnist_lit.{_HOMES[name]}"), name)
-    raise AttributeError(f"module 'mnist_lit' has no attribute {name!r}")
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "ConvNet": "models.convnet",
+        "MNISTClassifier": "models.classifier",
+        "MNISTDataModule": "data.datamodule",
+    },
+)

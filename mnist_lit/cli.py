@@ -34,16 +34,21 @@ from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCL
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from mnist_lit.checkpoints import BEST_PREFIX, LAST_NAME, load_checkpoint, resolve_checkpoint
-from mnist_lit.dashboards import Dashboards
-from mnist_lit.data import MNISTDataModule
-from mnist_lit.device import describe_device
+from mnist_lit.callbacks.dashboards import Dashboards
+from mnist_lit.callbacks.predictions import PredictionWriter
+from mnist_lit.callbacks.progress import ProgressBar as LoggedValuesBar
+from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import MnistLitError
 from mnist_lit.files import why_unwritable
-from mnist_lit.model import MNISTClassifier
-from mnist_lit.predictions import PredictionWriter
-from mnist_lit.progress import ProgressBar as LoggedValuesBar
-from mnist_lit.trainer import Trainer
+from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.training.checkpoints import (
+    BEST_PREFIX,
+    LAST_NAME,
+    load_checkpoint,
+    resolve_checkpoint,
+)
+from mnist_lit.training.device import describe_device
+from mnist_lit.training.trainer import Trainer
 
 log = logging.getLogger("mnist_lit")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_lit import fetch
-from mnist_lit.synthetic import make_digits, write_mnist_files
+from mnist_lit.data import mnist as fetch
+from mnist_lit.data.synthetic import make_digits, write_mnist_files
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "configs" / "default.yaml")

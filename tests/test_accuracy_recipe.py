@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_lit.averaging import EMA, EMAModel
-from mnist_lit.data import normalize
+from mnist_lit.callbacks.ema import EMA, EMAModel
+from mnist_lit.data.datamodule import normalize
 from mnist_lit.errors import ConfigError
-from mnist_lit.model import MNISTClassifier, shift_image
-from mnist_lit.nets import ConvNet
+from mnist_lit.models.classifier import MNISTClassifier, shift_image
+from mnist_lit.models.convnet import ConvNet
 
 from .conftest import ROOT, TinyMNIST
 from .test_cli import run

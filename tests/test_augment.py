@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from mnist_lit.augment import random_affine
-from mnist_lit.data import MNISTDataModule, normalize
-from mnist_lit.synthetic import make_digits
+from mnist_lit.data.augment import random_affine
+from mnist_lit.data.datamodule import MNISTDataModule, normalize
+from mnist_lit.data.synthetic import make_digits
 
 BLACK = -1.0  # normalised black with mean 0.5, std 0.5
 

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_lit.checkpoints import load_checkpoint, resolve_checkpoint
 from mnist_lit.errors import CheckpointError
+from mnist_lit.training.checkpoints import load_checkpoint, resolve_checkpoint
 
 
 def touch(path: Path, mtime: float) -> Path:

@@ -8,7 +8,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mnist_lit.dashboards import Dashboards
+from mnist_lit.callbacks.dashboards import Dashboards
 
 from .conftest import TinyMNIST
 from .test_cli import run

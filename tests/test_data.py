@@ -6,7 +6,7 @@ import torch
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
-from mnist_lit.data import MNISTDataModule, balanced_subset
+from mnist_lit.data.datamodule import MNISTDataModule, balanced_subset
 from mnist_lit.errors import ConfigError
 
 from .conftest import TinyMNIST

@@ -13,15 +13,15 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_lit import collection as collection_module
-from mnist_lit.collection import Collection
-from mnist_lit.demo import DRAW_HINT, DemoActions, blank_canvas, build_app, canvas_image
-from mnist_lit.demo import main as demo
+from mnist_lit.data.collection import Collection
+from mnist_lit.data import collection as collection_module
+from mnist_lit.data.preprocess import normalize, preprocess
+from mnist_lit.demo.app import DRAW_HINT, DemoActions, blank_canvas, build_app, canvas_image
+from mnist_lit.demo.app import main as demo
+from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.errors import ConfigError
-from mnist_lit.model import MNISTClassifier
-from mnist_lit.nets import ConvNet
-from mnist_lit.preprocess import normalize, preprocess
-from mnist_lit.recognise import Recogniser
+from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.models.convnet import ConvNet
 
 from .conftest import ROOT, TinyMNIST
 from .handwriting import DIGITS, render
@@ -203,7 +203,7 @@ def test_collection_folder_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_the_demo_loads_without_lightning() -> None:
     """Lightning takes seconds to import; reading an image must not need it."""
     code = (
-        "import sys, mnist_lit.demo, mnist_lit.recognise, mnist_lit.collection; "
+        "import sys, mnist_lit.demo, mnist_lit.demo.recognise, mnist_lit.data.collection; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'lightning'))"
     )
     result = subprocess.run(

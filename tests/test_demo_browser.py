@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from mnist_lit import fetch
-from mnist_lit.synthetic import write_mnist_files
+from mnist_lit.data import mnist as fetch
+from mnist_lit.data.synthetic import write_mnist_files
 
 from .conftest import CONFIG, ROOT
 from .handwriting import DIGITS, Stroke

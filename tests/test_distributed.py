@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from mnist_lit.data import MNISTDataModule, TensorImages
+from mnist_lit.data.datamodule import MNISTDataModule, TensorImages
 from mnist_lit.errors import ConfigError
-from mnist_lit.report import read_curves
+from mnist_lit.report.command import read_curves
 
 from .conftest import ROOT, TinyMNIST
 from .test_cli import cli_args, run

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lit import fetch
+from mnist_lit.data import mnist as fetch
+from mnist_lit.data.mnist import fetch_mnist, raw_folder
 from mnist_lit.errors import DataError
-from mnist_lit.fetch import fetch_mnist, raw_folder
 
 from .conftest import TinyMNIST
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from mnist_lit.constants import CLASS_NAMES
-from mnist_lit.folders import list_images
+from mnist_lit.data.folders import list_images
 
 from .conftest import TinyMNIST
 from .test_cli import cli_args, expect_error, run

@@ -12,10 +12,10 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
-from mnist_lit import graphs
-from mnist_lit.batches import DeviceBatches
-from mnist_lit.data import MNISTDataModule
-from mnist_lit.progress import ProgressBar
+from mnist_lit.callbacks.progress import ProgressBar
+from mnist_lit.data.batches import DeviceBatches
+from mnist_lit.data.datamodule import MNISTDataModule
+from mnist_lit.models import graphs
 
 from .conftest import ROOT, TinyMNIST
 from .test_cli import run
@@ -149,7 +149,9 @@ def test_the_replayed_training_step_trains_as_the_eager_one(
     eager = run("fit", tiny_mnist, tmp_path / "eager", *options)
     replays: list[int] = []
     monkeypatch.setattr(graphs, "capture", emulated_capture(replays))
-    monkeypatch.setattr("mnist_lit.model.why_not", lambda *args: None)  # as if on a CUDA GPU
+    monkeypatch.setattr(
+        "mnist_lit.models.classifier.why_not", lambda *args: None
+    )  # as if on a CUDA GPU
     graphed = run("fit", tiny_mnist, tmp_path / "graphed", *options, "--model.cuda_graph", "true")
     assert "cuda_graph: the training step is captured at the first batch" in capsys.readouterr().out
     assert len(replays) == 2 * 7  # 500 images: 7 full batches an epoch replayed, the last eager

@@ -1,7 +1,7 @@
 import torch
 from lightning.pytorch import Trainer
 
-from mnist_lit.model import MNISTClassifier
+from mnist_lit.models.classifier import MNISTClassifier
 
 
 def test_a_few_adam_steps_fit_one_batch() -> None:

@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from mnist_lit.nets import ConvNet
+from mnist_lit.models.convnet import ConvNet
 
 
 def test_reference_network_shapes_and_size() -> None:

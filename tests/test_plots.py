@@ -6,10 +6,10 @@ import torch
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from mnist_lit import plots
-from mnist_lit.introspect import feature_maps, layer_table
-from mnist_lit.nets import ConvNet
-from mnist_lit.preprocess import normalize
+from mnist_lit.data.preprocess import normalize
+from mnist_lit.models.convnet import ConvNet
+from mnist_lit.viz import plots
+from mnist_lit.viz.introspect import feature_maps, layer_table
 
 RED, GREEN = to_hex("red"), to_hex("green")
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lit import trainer as trainer_module
-from mnist_lit.precision import choose_precision, cpu_flags, device_type
-from mnist_lit.trainer import Trainer
+from mnist_lit.training import trainer as trainer_module
+from mnist_lit.training.precision import choose_precision, cpu_flags, device_type
+from mnist_lit.training.trainer import Trainer
 
 from .conftest import TinyMNIST
 from .test_cli import run

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_lit.preprocess import ImageError, load_digit, preprocess
+from mnist_lit.data.preprocess import ImageError, load_digit, preprocess
 
 
 def stroke_digit(side: int = 200) -> Image.Image:

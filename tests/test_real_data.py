@@ -9,10 +9,10 @@ from PIL import Image
 
 from mnist_lit.cli import main
 from mnist_lit.constants import IMAGE_SIZE, TEST_IMAGES, TRAIN_IMAGES
-from mnist_lit.data import MNISTDataModule, TensorImages, normalize
-from mnist_lit.fetch import fetch_mnist
-from mnist_lit.preprocess import preprocess
-from mnist_lit.synthetic import canvas, on_paper
+from mnist_lit.data.datamodule import MNISTDataModule, TensorImages, normalize
+from mnist_lit.data.mnist import fetch_mnist
+from mnist_lit.data.preprocess import preprocess
+from mnist_lit.data.synthetic import canvas, on_paper
 
 from .conftest import CONFIG
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mnist_lit.report import main as report
+from mnist_lit.report.command import main as report
 
 from .conftest import ROOT, TinyMNIST
 from .test_cli import run

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_lit.checkpoint_io import SafeCheckpointIO
-from mnist_lit.checkpoints import load_checkpoint
 from mnist_lit.errors import CheckpointError, OutputError
+from mnist_lit.training.checkpoint_io import SafeCheckpointIO
+from mnist_lit.training.checkpoints import load_checkpoint
 
 from .conftest import TinyMNIST
 from .test_cli import cli_args, expect_error, run

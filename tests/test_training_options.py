@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from mnist_lit.cli import main
-from mnist_lit.model import MNISTClassifier
+from mnist_lit.models.classifier import MNISTClassifier
 
 from .conftest import ROOT, TinyMNIST
 from .test_cli import cli_args, expect_error, run

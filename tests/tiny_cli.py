@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mnist_lit import fetch
 from mnist_lit.cli import main
+from mnist_lit.data import mnist as fetch
 
 ROOT = Path(__file__).resolve().parents[1]
 

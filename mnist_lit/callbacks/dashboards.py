@@ -29,11 +29,12 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-from mnist_lit.checkpoints import public_hparams
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
-from mnist_lit.introspect import feature_maps, layer_table
-from mnist_lit.nets import ConvNet
-from mnist_lit.plots import (
+from mnist_lit.data.preprocess import normalize
+from mnist_lit.models.convnet import ConvNet
+from mnist_lit.training.checkpoints import public_hparams
+from mnist_lit.viz.introspect import feature_maps, layer_table
+from mnist_lit.viz.plots import (
     plot_confusion_matrix,
     plot_digit_accuracy,
     plot_feature_maps,
@@ -43,8 +44,7 @@ from mnist_lit.plots import (
     plot_samples,
     render,
 )
-from mnist_lit.preprocess import normalize
-from mnist_lit.summary import digit_accuracy, format_layer_table
+from mnist_lit.viz.tables import digit_accuracy, format_layer_table
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.data.folders import UNLABELLED, FolderBatch
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, OutputError
 from mnist_lit.files import PartFile
-from mnist_lit.folders import UNLABELLED, FolderBatch
 
 FILE_NAME = "predictions.csv"
 MNIST_TEST_FILE = "t10k-images-idx3-ubyte"

@@ -26,8 +26,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE
+from mnist_lit.data.folders import image_extensions, walk_images
 from mnist_lit.errors import ConfigError
-from mnist_lit.folders import image_extensions, walk_images
 
 SMALL_SUFFIX = "_28x28"
 """Appended to the collection folder's name to make the folder of 28x28 images."""

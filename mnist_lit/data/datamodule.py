@@ -27,15 +27,21 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from mnist_lit.augment import random_affine
-from mnist_lit.batches import DeviceBatches
 from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
+from mnist_lit.data.augment import random_affine
+from mnist_lit.data.batches import DeviceBatches
+from mnist_lit.data.folders import (
+    FolderBatch,
+    FolderImages,
+    collate_folder,
+    list_images,
+    list_labelled,
+)
+from mnist_lit.data.mnist import fetch_mnist, raw_folder
+from mnist_lit.data.preprocess import MAX_PIXELS
+from mnist_lit.data.preprocess import normalize as normalize  # its home before preprocess.py
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, DataError
-from mnist_lit.fetch import fetch_mnist, raw_folder
-from mnist_lit.folders import FolderBatch, FolderImages, collate_folder, list_images, list_labelled
-from mnist_lit.preprocess import MAX_PIXELS
-from mnist_lit.preprocess import normalize as normalize  # its home before preprocess.py
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE
+from mnist_lit.data.preprocess import MAX_PIXELS, ImageError, load_digit
 from mnist_lit.errors import ConfigError
-from mnist_lit.preprocess import MAX_PIXELS, ImageError, load_digit
 
 UNLABELLED = -1
 """Label of an image whose digit is not known (a folder to predict)."""

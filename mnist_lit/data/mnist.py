@@ -5,7 +5,7 @@ files, gzip-compressed or not; never written to), then torchvision's official mi
 checked by the MD5 of its *uncompressed* content and is moved into place only once it matches, so a
 half-written or truncated file is never used for training.
 
-    python -c "from mnist_lit.fetch import fetch_mnist; fetch_mnist('data', mirror='../shared/data/mnist')"
+    python -c "from mnist_lit.data.mnist import fetch_mnist; fetch_mnist('data', mirror='../shared/data/mnist')"
 """
 
 from __future__ import annotations

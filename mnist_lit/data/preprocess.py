@@ -1,6 +1,6 @@
 """Turn any image of a digit into what MNIST looks like: a light digit on black, centred, 28x28.
 
-    from mnist_lit.preprocess import load_digit
+    from mnist_lit.data.preprocess import load_digit
     pixels = load_digit("photo.jpg")  # (28, 28) uint8, ready for normalize()
 
 MNIST digits were made by scaling each digit's bounding box to fit 20x20 (keeping its aspect ratio)

@@ -1,6 +1,6 @@
 """Made-up data: digits dressed as users' images, and tiny MNIST files for tests and dry runs.
 
-    from mnist_lit.synthetic import on_paper
+    from mnist_lit.data.synthetic import on_paper
     photo = on_paper(mnist_digit, np.random.default_rng(0))  # RGB: dark ink on tinted paper
 
 ``on_paper``, ``canvas`` and ``printed`` take an MNIST-style digit (28x28 uint8, light on black) or

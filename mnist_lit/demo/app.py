@@ -24,12 +24,12 @@ import numpy as np
 from jsonargparse import ArgumentParser
 from PIL import Image
 
-from mnist_lit.checkpoints import add_checkpoint_arguments
-from mnist_lit.collection import Collection
 from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.data.collection import Collection
+from mnist_lit.data.preprocess import ImageError, load_digit
+from mnist_lit.demo.recognise import Recogniser, Recognition
 from mnist_lit.errors import MnistLitError, one_line
-from mnist_lit.preprocess import ImageError, load_digit
-from mnist_lit.recognise import Recogniser, Recognition
+from mnist_lit.training.checkpoints import add_checkpoint_arguments
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -338,6 +338,3 @@ def entry_point() -> None:
     """Console script ``mnist-lit-demo``."""
     main()
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Read one image with a trained network: the function behind the drawing demo.
 
-    from mnist_lit.recognise import Recogniser
+    from mnist_lit.demo.recognise import Recogniser
     recognise = Recogniser.from_checkpoint("best")
     result = recognise(Image.open("my_digit.png"))
     result.digit, result.probabilities, result.pixels  # 7, (10,) floats, (28, 28) uint8
@@ -21,9 +21,13 @@ import torch
 from PIL import Image
 from torch import nn
 
-from mnist_lit.checkpoints import load_checkpoint, network_from_checkpoint, resolve_checkpoint
 from mnist_lit.constants import IMAGE_SIZE, MEAN, STD
-from mnist_lit.preprocess import normalize, preprocess
+from mnist_lit.data.preprocess import normalize, preprocess
+from mnist_lit.training.checkpoints import (
+    load_checkpoint,
+    network_from_checkpoint,
+    resolve_checkpoint,
+)
 
 
 @dataclass(frozen=True)

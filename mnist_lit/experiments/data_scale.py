@@ -36,9 +36,10 @@ from unittest import mock
 import yaml
 from jsonargparse import ArgumentError, ArgumentParser
 
-from mnist_lit import fetch
 from mnist_lit.cli import main as cli_main
 from mnist_lit.constants import TRAIN_IMAGES
+from mnist_lit.data import mnist as fetch
+from mnist_lit.data.synthetic import write_mnist_files
 from mnist_lit.errors import ConfigError, MnistLitError
 from mnist_lit.experiments.recorder import EpochRecorder
 from mnist_lit.experiments.results import (
@@ -50,8 +51,7 @@ from mnist_lit.experiments.results import (
     write_csv,
 )
 from mnist_lit.files import save_figure, write_text
-from mnist_lit.plots import plot_data_scale, plot_learning_curves
-from mnist_lit.synthetic import write_mnist_files
+from mnist_lit.viz.plots import plot_data_scale, plot_learning_curves
 
 PROG = "python -m mnist_lit.experiments.data_scale"
 REFERENCE_SIZES = (5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000)

@@ -21,9 +21,9 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torchmetrics import Metric
 
-from mnist_lit.data import MNISTDataModule
-from mnist_lit.model import MNISTClassifier
-from mnist_lit.report import evaluate
+from mnist_lit.data.datamodule import MNISTDataModule
+from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.report.command import evaluate
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from mnist_lit.files import atomic_write
-from mnist_lit.plots import ScalePoint
+from mnist_lit.viz.plots import ScalePoint
 
 RESULT_COLUMNS = (
     "size",

@@ -29,9 +29,9 @@ from torchmetrics.classification import (
 
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
 from mnist_lit.errors import ConfigError
-from mnist_lit.graphs import StepGraph, why_not
-from mnist_lit.nets import ConvNet
-from mnist_lit.summary import format_confusion_matrix, format_digit_table
+from mnist_lit.models.convnet import ConvNet
+from mnist_lit.models.graphs import StepGraph, why_not
+from mnist_lit.viz.tables import format_confusion_matrix, format_digit_table
 
 Batch = Sequence[Any]  # (images, labels, ...): MNIST batches, or FolderBatch of users' images
 STAGES = ("train", "val", "test")

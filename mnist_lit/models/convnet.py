@@ -1,6 +1,6 @@
 """The reference CNN for 28x28 digits, as a plain ``nn.Module`` (no Lightning in here).
 
-    python -c "import torch; from mnist_lit.nets import ConvNet; print(ConvNet()(torch.zeros(1, 1, 28, 28)).shape)"
+    python -c "import torch; from mnist_lit.models.convnet import ConvNet; print(ConvNet()(torch.zeros(1, 1, 28, 28)).shape)"
 
 Defaults reproduce the reference network exactly: three blocks of conv 3x3 (padding 1) -> max-pool
 2x2 -> ReLU with 32, 64 and 128 channels, then linear 1152 -> 128 -> 64 -> 10 with no activation

@@ -28,22 +28,22 @@ from jsonargparse import ArgumentParser
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from mnist_lit.checkpoints import (
+from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.data.datamodule import MNISTDataModule
+from mnist_lit.data.folders import FolderBatch
+from mnist_lit.errors import ConfigError, MnistLitError, one_line
+from mnist_lit.files import save_figure, write_text
+from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.training.checkpoints import (
     add_checkpoint_arguments,
     load_checkpoint,
     model_from_checkpoint,
     public_hparams,
     resolve_checkpoint,
 )
-from mnist_lit.constants import CLASS_NAMES
-from mnist_lit.data import MNISTDataModule
-from mnist_lit.device import cpu_model
-from mnist_lit.errors import ConfigError, MnistLitError, one_line
-from mnist_lit.files import save_figure, write_text
-from mnist_lit.folders import FolderBatch
-from mnist_lit.introspect import LayerRow, feature_maps, layer_table
-from mnist_lit.model import MNISTClassifier
-from mnist_lit.plots import (
+from mnist_lit.training.device import cpu_model
+from mnist_lit.viz.introspect import LayerRow, feature_maps, layer_table
+from mnist_lit.viz.plots import (
     Curve,
     plot_confusion_matrix,
     plot_digit_accuracy,
@@ -55,7 +55,7 @@ from mnist_lit.plots import (
     plot_samples,
     plot_training_curves,
 )
-from mnist_lit.summary import digit_accuracy, format_layer_table
+from mnist_lit.viz.tables import digit_accuracy, format_layer_table
 
 log = logging.getLogger("mnist_lit")
 
@@ -501,6 +501,3 @@ def main(args: Sequence[str] | None = None) -> Path:
         print(f"mnist_lit.report: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
 
-
-if __name__ == "__main__":
-    main()

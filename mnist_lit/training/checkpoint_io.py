@@ -16,8 +16,8 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.types import _PATH
 
-from mnist_lit.checkpoints import load_checkpoint
 from mnist_lit.files import atomic_write
+from mnist_lit.training.checkpoints import load_checkpoint
 
 
 def _is_local(path: _PATH) -> bool:

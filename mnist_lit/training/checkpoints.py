@@ -16,8 +16,8 @@ from jsonargparse import ArgumentParser
 from mnist_lit.errors import CheckpointError
 
 if TYPE_CHECKING:
-    from mnist_lit.model import MNISTClassifier
-    from mnist_lit.nets import ConvNet
+    from mnist_lit.models.classifier import MNISTClassifier
+    from mnist_lit.models.convnet import ConvNet
 
 
 BEST_PREFIX = "best-"
@@ -138,7 +138,9 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> MN
         CheckpointError: The weights do not fit the network the hyperparameters describe.
 
     """
-    from mnist_lit.model import MNISTClassifier  # the model module imports Lightning: load late
+    from mnist_lit.models.classifier import (
+        MNISTClassifier,  # the model module imports Lightning: load late
+    )
 
     hparams = public_hparams(checkpoint.get("hyper_parameters", {}))
     try:
@@ -160,7 +162,7 @@ def network_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> 
         CheckpointError: The weights do not fit the network the hyperparameters describe.
 
     """
-    from mnist_lit.nets import ConvNet
+    from mnist_lit.models.convnet import ConvNet
 
     hparams = checkpoint.get("hyper_parameters", {})
     # the model's hyperparameters that shape its ConvNet (the others are training settings)

@@ -40,7 +40,7 @@ def describe_device(trainer: Trainer) -> str:
             f"Processes: {trainer.world_size} ({trainer.num_devices} per machine x "
             f"{trainer.num_nodes} machines, strategy {type(trainer.strategy).__name__})"
         )
-    choice = getattr(trainer, "precision_choice", None)  # set by mnist_lit.trainer.Trainer
+    choice = getattr(trainer, "precision_choice", None)  # set by mnist_lit.training.trainer.Trainer
     why = f" (auto: {choice.reason})" if choice is not None else ""
     lines.append(f"Precision: {trainer.precision}{why}")
     return "\n".join(lines)

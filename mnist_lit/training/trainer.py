@@ -17,9 +17,9 @@ from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
 from lightning.pytorch import Trainer as LightningTrainer
 from lightning.pytorch.strategies import Strategy
 
-from mnist_lit.checkpoint_io import SafeCheckpointIO
 from mnist_lit.errors import ConfigError
-from mnist_lit.precision import Choice, choose_precision, cpu_flags, device_type
+from mnist_lit.training.checkpoint_io import SafeCheckpointIO
+from mnist_lit.training.precision import Choice, choose_precision, cpu_flags, device_type
 
 
 class Trainer(LightningTrainer):

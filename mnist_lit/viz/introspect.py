@@ -1,6 +1,6 @@
 """Look inside a network: each layer's output shape and parameters, and the conv feature maps.
 
-    python -c "from mnist_lit.introspect import layer_table; from mnist_lit.nets import ConvNet; [print(r) for r in layer_table(ConvNet())]"
+    python -c "from mnist_lit.viz.introspect import layer_table; from mnist_lit.models.convnet import ConvNet; [print(r) for r in layer_table(ConvNet())]"
 
 The figures (``plots.py``), the TensorBoard dashboards (``dashboards.py``) and the report use these.
 """

@@ -24,7 +24,7 @@ from matplotlib.transforms import Bbox
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE, MEAN, NUM_CLASSES, STD
-from mnist_lit.introspect import LayerRow
+from mnist_lit.viz.introspect import LayerRow
 
 RIGHT_COLOUR = "green"
 """Title colour of a correct prediction."""

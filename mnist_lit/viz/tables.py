@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
-from mnist_lit.introspect import LayerRow
+from mnist_lit.viz.introspect import LayerRow
 
 
 def digit_accuracy(confmat: Tensor) -> tuple[Tensor, float]:
