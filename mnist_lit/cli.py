@@ -18,7 +18,6 @@ that cannot be written.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import sys
@@ -28,8 +27,9 @@ from typing import Any, NoReturn
 
 import torch
 from jsonargparse import Namespace
+from lightning.fabric.plugins.environments.slurm import SLURMEnvironment
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar, TQDMProgressBar
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
@@ -37,9 +37,9 @@ from lightning.pytorch.utilities import rank_zero_only
 from mnist_lit.callbacks.dashboards import Dashboards
 from mnist_lit.callbacks.predictions import PredictionWriter
 from mnist_lit.callbacks.progress import ProgressBar as LoggedValuesBar
+from mnist_lit.commands import fail, user_errors
 from mnist_lit.data.datamodule import MNISTDataModule
-from mnist_lit.errors import MnistLitError
-from mnist_lit.files import why_unwritable
+from mnist_lit.errors import ConfigError
 from mnist_lit.models.classifier import MNISTClassifier
 from mnist_lit.training.checkpoints import (
     BEST_PREFIX,
@@ -48,11 +48,18 @@ from mnist_lit.training.checkpoints import (
     resolve_checkpoint,
 )
 from mnist_lit.training.device import describe_device
+from mnist_lit.training.runs import (
+    RUN_DIR_VARIABLE,
+    claim_run_dir,
+    inherited_run_dir,
+    log_root,
+    release_if_empty,
+    resumable_run,
+)
 from mnist_lit.training.trainer import Trainer
 
 log = logging.getLogger("mnist_lit")
 
-DEFAULT_LOGGER_NAME = "lightning_logs"
 CKPT_PATH_HELP = (
     "Checkpoint to start from: 'best' (highest val/acc) or 'last' from the newest run under "
     "lightning_logs/ that has checkpoints (the file chosen is printed), or the path of a .ckpt "
@@ -70,18 +77,6 @@ TEST_HELP = (
 )
 PROGRESS_REFRESH = 10
 """Batches between progress-bar updates: each update reads the logged values back from the device."""
-OUTPUT_ERRNOS = {
-    errno.EACCES,
-    errno.EPERM,
-    errno.EROFS,
-    errno.ENOSPC,
-    errno.EDQUOT,
-    errno.ENOTDIR,
-    errno.EEXIST,
-    errno.EISDIR,
-}
-"""``OSError`` numbers of a file or folder that cannot be used as asked (e.g. an output folder
-on a read-only mount): one line naming it, not a traceback."""
 DESCRIPTION = (
     "Train, evaluate and use a CNN for handwritten digits (MNIST). Start with: "
     "fit --config configs/default.yaml [--data.mirror DIR]; then test --ckpt_path best."
@@ -96,9 +91,7 @@ class MNISTArgumentParser(LightningArgumentParser):
         if not self.exit_on_error:  # jsonargparse is trying alternatives: let it catch this
             super().error(message, ex)
         prog = self.prog.replace(" [options]", "")
-        message = " ".join(line.strip() for line in message.splitlines())
-        sys.stderr.write(f"mnist_lit: error: {message} (options: {prog} --help)\n")
-        self.exit(2)
+        fail("mnist_lit", f"{message} (options: {prog} --help)")
 
 
 class MNISTLightningCLI(LightningCLI):
@@ -167,7 +160,7 @@ class MNISTLightningCLI(LightningCLI):
                     "--ckpt_path best (newest run), last, or the path of a .ckpt file"
                 )
             return
-        path = resolve_checkpoint(spec, _log_root(config))
+        path = resolve_checkpoint(spec, log_root(config))
         hparams = load_checkpoint(path).get("hyper_parameters", {})
         if spec in ("best", "last"):
             _print(f"Checkpoint ({spec}): {path}")
@@ -177,61 +170,51 @@ class MNISTLightningCLI(LightningCLI):
                 _print(f"Normalisation of the checkpoint: data.{key} = {hparams[key]}")
                 config.data[key] = hparams[key]
 
-    def _run_subcommand(self, subcommand: str) -> None:
-        """Run the subcommand; restore torch's thread count even if it fails.
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Make the Trainer, logging into a run folder of its own (see ``training/runs.py``).
 
-        The datamodule lends cores from the model to the workers that decode image folders and
-        gives them back in ``teardown``, which Lightning skips when a run raises.
+        With the default logger, ``fit --ckpt_path`` of the newest run's checkpoint goes on in
+        that run's folder; any other run claims a new ``lightning_logs/version_N/``, so that runs
+        started at the same moment never share one. A logger of the config's is used as it is.
         """
-        threads = torch.get_num_threads()
-        try:
-            super()._run_subcommand(subcommand)
-        finally:
-            torch.set_num_threads(threads)
+        subcommand = self.subcommand  # None with run=False: the config is not split by subcommand
+        config = self.config[subcommand] if subcommand else self.config
+        trainer = (self.config_init[subcommand] if subcommand else self.config_init).trainer
+        if trainer.get("logger") in (None, True) and not trainer.get("fast_dev_run"):
+            run_dir = self._run_dir(config)
+            if run_dir is not None:
+                kwargs["logger"] = TensorBoardLogger(
+                    save_dir=run_dir.parent.parent, name=run_dir.parent.name, version=run_dir.name
+                )
+        made = super().instantiate_trainer(**kwargs)
+        assert isinstance(made, Trainer)
+        return made
 
-    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
-        """Leave out the ``--progress_bar`` callback where it would clash; resume in place.
+    def _run_dir(self, config: Namespace) -> Path | None:
+        """Return the run folder this process logs into, claiming one if it is the first process.
 
-        The progress bar clashes when it is off (``trainer.enable_progress_bar: false``) or the
-        config brings its own (e.g. ``RichProgressBar`` in ``trainer.callbacks``). ``fit
-        --ckpt_path`` with a checkpoint of the newest run folder (``lightning_logs/version_N/``)
-        goes on logging into that folder with the default logger, so that one run keeps one
-        folder and one set of checkpoints however often it was interrupted.
+        ``None`` leaves the choice to Lightning: in a process that a job scheduler started
+        beside the first (its folder reaches it from there), and under SLURM, whose job ID
+        Lightning uses as the version.
         """
-        resumed = self._resumed_run()
-        if resumed is not None and config.get("logger") in (None, True):
-            config["logger"] = TensorBoardLogger(
-                save_dir=resumed.parent.parent, name=resumed.parent.name, version=resumed.name
-            )
-            _print(f"Resuming the run in {resumed}")
-            warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
-        own = config.get("callbacks") or []
-        own = own if isinstance(own, list) else [own]
-        if config.get("enable_progress_bar") is False or any(
-            isinstance(c, ProgressBar) for c in own
-        ):
-            callbacks = [c for c in callbacks if not isinstance(c, TQDMProgressBar)]
-        trainer = super()._instantiate_trainer(config, callbacks)
-        assert isinstance(trainer, Trainer)
-        return trainer
-
-    def _resumed_run(self) -> Path | None:
-        """Return the run folder whose checkpoint ``fit --ckpt_path`` resumes, if it is ours."""
-        if self.subcommand != "fit":
-            return None
-        config = self.config["fit"]
+        root = log_root(config)
         spec = config.get("ckpt_path")
-        if spec is None:
+        if self.subcommand == "fit" and spec is not None:
+            resumed, message = resumable_run(spec, root)
+            if message:
+                _print(message)
+            if resumed is not None:
+                warnings.filterwarnings(
+                    "ignore", ".*Checkpoint directory .* exists and is not empty.*"
+                )
+                return resumed
+        inherited = inherited_run_dir()
+        if inherited is not None:
+            return inherited
+        if getattr(rank_zero_only, "rank", 0) != 0 or SLURMEnvironment.job_id() is not None:
             return None
-        path = Path(spec).resolve()
-        root = _log_root(config).resolve()
-        if path.parent.name != "checkpoints" or path.parent.parent.parent != root:
-            return None
-        run_dir = path.parent.parent
-        newest = max(root.glob("version_*"), key=_version_number, default=run_dir)
-        if newest != run_dir:  # e.g. the interrupted run died before its first checkpoint
-            _print(f"Resuming from {path} in a new run folder: {newest} is newer than {run_dir}")
-            return None
+        run_dir = claim_run_dir(root)
+        os.environ[RUN_DIR_VARIABLE] = str(run_dir)  # for the processes a DDP run launches
         return run_dir
 
     def after_instantiate_classes(self) -> None:
@@ -267,23 +250,6 @@ class MNISTLightningCLI(LightningCLI):
         writer = PredictionWriter(self.config["predict"].get("predictions"))
         self.trainer.callbacks.append(writer)  # type: ignore[attr-defined]
         self.config_init["predict"]["return_predictions"] = False  # rows go to the file
-
-
-def _version_number(run_dir: Path) -> int:
-    """N of a run folder ``version_N`` (-1 for other names)."""
-    number = run_dir.name.removeprefix("version_")
-    return int(number) if number.isdigit() else -1
-
-
-def _log_root(config: Namespace) -> Path:
-    """Folder holding the run folders (``version_N/``) of the logger that ``config`` sets up."""
-    trainer = config.get("trainer") or Namespace()
-    root = Path(trainer.get("default_root_dir") or ".")
-    logger = trainer.get("logger")
-    if isinstance(logger, Namespace) and "init_args" in logger:  # an explicit logger class
-        init = logger.init_args
-        return Path(init.get("save_dir") or root) / (init.get("name") or DEFAULT_LOGGER_NAME)
-    return root / DEFAULT_LOGGER_NAME
 
 
 @rank_zero_only
@@ -338,31 +304,34 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
 
     """
     _configure_output()
+    threads = torch.get_num_threads()
+    inherited = os.environ.get(RUN_DIR_VARIABLE)
     try:
-        return MNISTLightningCLI(
-            MNISTClassifier,
-            MNISTDataModule,
-            args=args,
-            save_config_kwargs={"overwrite": True},
-            seed_everything_default=42,
-            trainer_class=Trainer,
-            parser_class=MNISTArgumentParser,
-            parser_kwargs={"description": DESCRIPTION, "allow_abbrev": False},
-            **kwargs,
-        )
-    except OSError as err:
-        if err.errno not in OUTPUT_ERRNOS or err.filename is None:
-            raise
-        reason = why_unwritable(Path(err.filename), err)
-        print(f"mnist_lit: error: cannot use {err.filename}: {reason}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except (MnistLitError, MisconfigurationException) as err:
-        message = str(err)
-        gpu_asked = isinstance(err, MisconfigurationException) and "gpu" in message.lower()
-        if gpu_asked and not torch.cuda.is_available():
-            message += " (accelerator gpu and configs/presets/gpu.yaml need a CUDA GPU)"
-        print(f"mnist_lit: error: {message}", file=sys.stderr)
-        raise SystemExit(2) from None
+        with user_errors("mnist_lit", MisconfigurationException):
+            try:
+                return MNISTLightningCLI(
+                    MNISTClassifier,
+                    MNISTDataModule,
+                    args=args,
+                    save_config_kwargs={"overwrite": True},
+                    seed_everything_default=42,
+                    trainer_class=Trainer,
+                    parser_class=MNISTArgumentParser,
+                    parser_kwargs={"description": DESCRIPTION, "allow_abbrev": False},
+                    **kwargs,
+                )
+            except MisconfigurationException as err:
+                if "gpu" in str(err).lower() and not torch.cuda.is_available():
+                    hint = "accelerator gpu and configs/presets/gpu.yaml need a CUDA GPU"
+                    raise ConfigError(f"{err} ({hint})") from err
+                raise
+    finally:
+        # The datamodule lends cores to the workers that decode image folders and gives them
+        # back in ``teardown``, which Lightning skips when a run raises.
+        torch.set_num_threads(threads)
+        claimed = None if inherited is not None else os.environ.pop(RUN_DIR_VARIABLE, None)
+        if claimed is not None:
+            release_if_empty(Path(claimed))
 
 
 def entry_point() -> None:

@@ -21,6 +21,6 @@ class CheckpointError(MnistLitError):
     """A checkpoint path cannot be resolved or the file is not a usable checkpoint."""
 
 
-def one_line(err: Exception) -> str:
-    """Return an error's message on one line (jsonargparse's messages span several)."""
+def one_line(err: object) -> str:
+    """Return an error's message (or any text) on one line (jsonargparse's messages span several)."""
     return " ".join(line.strip() for line in str(err).splitlines() if line.strip())

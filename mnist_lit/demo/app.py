@@ -337,4 +337,3 @@ def _fail(message: str) -> NoReturn:
 def entry_point() -> None:
     """Console script ``mnist-lit-demo``."""
     main()
-

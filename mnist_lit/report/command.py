@@ -500,4 +500,3 @@ def main(args: Sequence[str] | None = None) -> Path:
     except MnistLitError as err:
         print(f"mnist_lit.report: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-

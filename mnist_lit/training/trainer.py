@@ -14,9 +14,12 @@ from typing import Any, Literal
 import torch
 from lightning.fabric.plugins import CheckpointIO
 from lightning.fabric.plugins.precision.precision import _PRECISION_INPUT
+from lightning.pytorch import Callback
 from lightning.pytorch import Trainer as LightningTrainer
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.strategies import Strategy
 
+from mnist_lit.callbacks.progress import ProgressBar as ValuesBar
 from mnist_lit.errors import ConfigError
 from mnist_lit.training.checkpoint_io import SafeCheckpointIO
 from mnist_lit.training.precision import Choice, choose_precision, cpu_flags, device_type
@@ -54,6 +57,9 @@ class Trainer(LightningTrainer):
         accumulate = kwargs.get("accumulate_grad_batches", 1)
         if not isinstance(accumulate, int) or accumulate < 1:  # Lightning divides by it
             raise ConfigError(f"accumulate_grad_batches must be 1 or more, got {accumulate}")
+        kwargs["callbacks"] = _one_progress_bar(
+            kwargs.get("callbacks"), kwargs.get("enable_progress_bar")
+        )
         plugins = kwargs.get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, list | tuple) else [plugins]
         strategy = kwargs.get("strategy", "auto")
@@ -64,3 +70,17 @@ class Trainer(LightningTrainer):
         cpu_processes = self.world_size > 1 and self.strategy.root_device.type == "cpu"
         if kwargs.get("sync_batchnorm") and cpu_processes:  # PyTorch would fail at the first step
             raise ConfigError("sync_batchnorm needs GPUs; PyTorch cannot sync CPU processes")
+
+
+def _one_progress_bar(callbacks: object, enabled: bool | None) -> list[Callback]:
+    """Drop the CLI's ``--progress_bar`` where it would clash, which Lightning refuses.
+
+    It clashes when the bar is off (``enable_progress_bar: false``) or the config brings a
+    progress bar of its own (e.g. ``RichProgressBar`` in ``trainer.callbacks``).
+    """
+    given = list(callbacks) if isinstance(callbacks, list | tuple) else [callbacks]
+    callbacks = [callback for callback in given if isinstance(callback, Callback)]
+    own = [c for c in callbacks if isinstance(c, ProgressBar) and not isinstance(c, ValuesBar)]
+    if enabled is False or own:
+        callbacks = [callback for callback in callbacks if not isinstance(callback, ValuesBar)]
+    return callbacks

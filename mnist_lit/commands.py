@@ -1,0 +1,90 @@
+"""What every command shares: a user's mistake ends it with one line and exit status 2.
+
+    with user_errors("python -m mnist_lit.report"):
+        ...  # raises ConfigError("...")  ->  python -m mnist_lit.report: error: ...
+
+Library code raises the exceptions of ``errors.py``; only the commands (``cli.py``,
+``report/``, ``demo/``, ``experiments/``) turn them into messages and exit codes, here.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+from jsonargparse import ArgumentParser, Namespace
+
+from mnist_lit.errors import MnistLitError, one_line
+from mnist_lit.files import why_unwritable
+
+USAGE_ERROR = 2
+"""Exit status of a command stopped by a mistake its user can fix (as argparse's)."""
+
+INTERRUPTED = 130
+"""Exit status of a command stopped with Ctrl-C (128 + SIGINT, as shells report it)."""
+
+OUTPUT_ERRNOS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.ENOTDIR,
+        errno.EEXIST,
+        errno.EISDIR,
+    }
+)
+"""``OSError`` numbers of a file or folder that cannot be used as asked (e.g. an output folder
+on a read-only mount): one line naming it, not a traceback."""
+
+
+def fail(prog: str, message: str, status: int = USAGE_ERROR) -> NoReturn:
+    """Print ``<prog>: error: <message>`` (on one line) to stderr and exit with ``status``."""
+    print(f"{prog}: error: {one_line(message)}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+@contextmanager
+def user_errors(prog: str, *also: type[Exception], hint: str = "") -> Iterator[None]:
+    """Turn a user's mistake raised inside the block into a one-line error and exit status 2.
+
+    Args:
+        prog: The command as its user typed it, e.g. ``python -m mnist_lit.report``.
+        *also: Exception types besides ``MnistLitError`` that are a user's mistake.
+        hint: Appended to the message, e.g. where to read the options.
+
+    ``MnistLitError`` (and ``also``) print their message; an ``OSError`` on a file or folder
+    that cannot be written names it and why. Anything else is a bug and keeps its traceback.
+
+    """
+    suffix = f" ({hint})" if hint else ""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in OUTPUT_ERRNOS or err.filename is None:
+            raise
+        reason = why_unwritable(Path(err.filename), err)
+        fail(prog, f"cannot use {err.filename}: {reason}{suffix}")
+    except (MnistLitError, *also) as err:  # type: ignore[misc]  # mypy reads *also as one type
+        fail(prog, f"{err}{suffix}")
+
+
+def parse_or_fail(parser: ArgumentParser, args: Sequence[str] | None, prog: str) -> Namespace:
+    """Parse ``args`` (``sys.argv`` when ``None``); a mistake is a one-line error naming ``--help``.
+
+    ``parser`` must be made with ``exit_on_error=False``, so that its errors reach this function.
+    """
+    try:
+        return parser.parse_args(args)
+    except Exception as err:  # jsonargparse's parse errors
+        fail(prog, f"{one_line(err)} (options: {prog} --help)")
+
+
+def instantiate(parser: ArgumentParser, config: Namespace) -> Any:
+    """Instantiate the classes ``config`` names (``instantiate`` since jsonargparse 4.49)."""
+    return getattr(parser, "instantiate", parser.instantiate_classes)(config)
