@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 
 from mnist_lit.data.mnist import fetch_mnist
-from mnist_lit.training.device import cpu_model
-from mnist_lit.training.precision import BF16_CPU_FLAGS, cpu_flags
+from mnist_lit.training.device import cpu_flags, cpu_model
+from mnist_lit.training.precision import BF16_CPU_FLAGS
 
 ROOT = Path(__file__).resolve().parents[1]
 

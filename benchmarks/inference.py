@@ -8,7 +8,7 @@ and alternated over ``--rounds``, with the checkpoint's weights:
 - **plain loop**: ``net.eval()``, ``torch.no_grad()``, a batch from the uint8 tensor normalised,
   forward, softmax: what a user writes by hand (weights in PyTorch's default layout);
 - **plain loop, channels-last**: the same with the weights stored channels-last, the layout
-  mnist_lit predicts with on a CPU (see ``MNISTClassifier.fast_cpu_layout``);
+  mnist_lit predicts with on a CPU (see ``mnist_lit.models.layout.fast_cpu_layout``);
 - **Lightning predict**: ``Trainer.predict`` on the LightningModule with the datamodule's test
   images, in this process (model and Lightning's loop; no CSV);
 

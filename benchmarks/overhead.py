@@ -86,8 +86,8 @@ def plain_worker(data_dir: str, epochs: int) -> None:
     import torch.nn.functional as F
 
     from mnist_lit.data.datamodule import MNISTDataModule
+    from mnist_lit.evaluation import evaluate
     from mnist_lit.models.convnet import ConvNet
-    from mnist_lit.report.command import evaluate
 
     torch.manual_seed(42)
     dm = MNISTDataModule(data_dir=data_dir, download=False, val_size=0, batch_size=32)

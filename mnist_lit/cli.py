@@ -130,7 +130,7 @@ class MNISTLightningCLI(LightningCLI):
     ) -> LightningArgumentParser:
         """Document ``--ckpt_path``; add ``--test`` to ``fit`` and ``--predictions`` to ``predict``."""
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
-        for action in parser._actions:
+        for action in parser._actions:  # argparse's list; Lightning takes the help from Trainer.fit
             if action.dest == "ckpt_path":
                 action.help = CKPT_PATH_HELP
         if subcommand == "fit":

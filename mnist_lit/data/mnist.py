@@ -10,6 +10,7 @@ half-written or truncated file is never used for training.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -21,6 +22,7 @@ import socket
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from mnist_lit.errors import DataError
@@ -34,6 +36,23 @@ FILES: dict[str, str] = {
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
 """MD5 of each file's uncompressed content, as in the canonical MNIST release."""
+
+
+@contextlib.contextmanager
+def expected_checksums(checksums: Mapping[str, str]) -> Iterator[None]:
+    """Check the files against ``checksums`` instead of MNIST's while inside the block.
+
+    For made-up MNIST files (``synthetic.write_mnist_files``), e.g. the data-scale experiment's
+    ``--dry_run``; the table is as before afterwards.
+    """
+    saved = dict(FILES)
+    FILES.update(checksums)
+    try:
+        yield
+    finally:
+        FILES.clear()
+        FILES.update(saved)
+
 
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -18,23 +18,26 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from jsonargparse import ArgumentParser
 from PIL import Image
 
+from mnist_lit.commands import fail, parse_or_fail, user_errors
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.collection import Collection
 from mnist_lit.data.preprocess import ImageError, load_digit
 from mnist_lit.demo.recognise import Recogniser, Recognition
-from mnist_lit.errors import MnistLitError, one_line
+from mnist_lit.errors import MnistLitError
 from mnist_lit.training.checkpoints import add_checkpoint_arguments
 
 if TYPE_CHECKING:
     import gradio as gr
     import pandas as pd
     from gradio.components.image_editor import EditorValue
+
+PROG = "python -m mnist_lit.demo"
 
 INSTALL_HINT = "the demo needs Gradio: pip install -e '.[demo]' (in a clone) or pip install gradio"
 
@@ -271,7 +274,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
 def build_parser() -> ArgumentParser:
     """Build the command line: checkpoint, collection folder, address."""
     parser = ArgumentParser(
-        prog="python -m mnist_lit.demo",
+        prog=PROG,
         description="Start a web page where you draw or upload a digit and a trained model reads "
         "it; labelled images can be saved into a collection for test and predict.",
         exit_on_error=False,
@@ -303,21 +306,16 @@ def main(args: Sequence[str] | None = None) -> None:
     """Parse the command line and serve the page until Ctrl-C; mistakes are one-line errors."""
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # the URL shows at once, also in a pipe
     parser = build_parser()
-    try:
-        config = parser.parse_args(args)
-    except Exception as err:  # jsonargparse's parse errors
-        _fail(f"{one_line(err)} (options: python -m mnist_lit.demo --help)")
+    config = parse_or_fail(parser, args, PROG)
     try:
         import gradio
 
         gradio.Blocks  # noqa: B018  # not just the empty folder a partial uninstall leaves
     except (ImportError, AttributeError):
-        _fail(INSTALL_HINT)
-    try:
+        fail(PROG, INSTALL_HINT)
+    with user_errors(PROG):
         recognise = Recogniser.from_checkpoint(config.ckpt_path, config.logs)
         actions = DemoActions(recognise, Collection(config.collection))
-    except MnistLitError as err:
-        _fail(str(err))
     print(f"Model: {recognise.path}", flush=True)
     print(f"Collection: {actions.collection.root}", flush=True)
     app = build_app(actions)
@@ -326,12 +324,7 @@ def main(args: Sequence[str] | None = None) -> None:
             server_name=config.host, server_port=config.port, show_error=True, inbrowser=False
         )
     except OSError as err:  # a port in use, an address this machine does not have
-        _fail(f"cannot serve on {config.host}:{config.port or 'the default port'}: {err}")
-
-
-def _fail(message: str) -> NoReturn:
-    print(f"mnist_lit.demo: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+        fail(PROG, f"cannot serve on {config.host}:{config.port or 'the default port'}: {err}")
 
 
 def entry_point() -> None:

@@ -22,25 +22,28 @@ interrupted sweep resumes; a run cut off half-way is started again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shlex
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import yaml
-from jsonargparse import ArgumentError, ArgumentParser
+from jsonargparse import ArgumentParser
 
 from mnist_lit.cli import main as cli_main
+from mnist_lit.commands import INTERRUPTED, parse_or_fail, user_errors
 from mnist_lit.constants import TRAIN_IMAGES
-from mnist_lit.data import mnist as fetch
+from mnist_lit.data.mnist import expected_checksums
 from mnist_lit.data.synthetic import write_mnist_files
-from mnist_lit.errors import ConfigError, MnistLitError
+from mnist_lit.errors import ConfigError
+from mnist_lit.experiments.plots import plot_data_scale, plot_learning_curves
 from mnist_lit.experiments.recorder import EpochRecorder
 from mnist_lit.experiments.results import (
     RESULT_COLUMNS,
@@ -51,7 +54,6 @@ from mnist_lit.experiments.results import (
     write_csv,
 )
 from mnist_lit.files import save_figure, write_text
-from mnist_lit.viz.plots import plot_data_scale, plot_learning_curves
 
 PROG = "python -m mnist_lit.experiments.data_scale"
 REFERENCE_SIZES = (5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000)
@@ -231,8 +233,9 @@ class DataScale:
             defaults["limit_train_batches"] = 1
         start = time.perf_counter()
         try:
-            # sys.argv holds this command's options, not fit's: hide them from LightningCLI
-            with mock.patch.object(sys, "argv", sys.argv[:1]):
+            with warnings.catch_warnings():
+                # sys.argv holds this command's options, not fit's, which go in as args
+                warnings.filterwarnings("ignore", ".*LightningCLI's args parameter is intended.*")
                 cli = cli_main(self._fit_args(size, seed), trainer_defaults=defaults)
         except SystemExit as stop:
             if stop.code == 2:
@@ -291,12 +294,12 @@ class DataScale:
             ]
         return args
 
-    def _data(self) -> Any:
+    def _data(self) -> contextlib.AbstractContextManager[None]:
         """For a dry run, write made-up MNIST files and let the checksum check accept them."""
         if not self.dry_run:
-            return _NoContext()
+            return contextlib.nullcontext()
         checksums = write_mnist_files(self.out / "data" / "mirror", DRY_RUN_TRAIN, DRY_RUN_TEST)
-        return mock.patch.dict(fetch.FILES, checksums)
+        return expected_checksums(checksums)
 
     def _results(self) -> tuple[list[dict[str, Any]], float]:
         """Rows of ``results.csv`` from every finished run, and the runs' summed wall time."""
@@ -349,14 +352,6 @@ class DataScale:
             f"TensorBoard: tensorboard --logdir {self.out / 'runs'}",
             flush=True,
         )
-
-
-class _NoContext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _config_digest(path: Path) -> str:
@@ -417,24 +412,18 @@ def main(args: Sequence[str] | None = None) -> Path:
     argv = list(sys.argv[1:] if args is None else args)
     own, fit = split_fit_options(argv)
     parser = build_parser()
+    config = parse_or_fail(parser, own, PROG)
+    config.fit = [*config.fit, *fit]
+    options = config.as_dict()
+    options.pop("config", None)
+    options.pop("__path__", None)
     try:
-        config = parser.parse_args(own)
-        config.fit = [*config.fit, *fit]
-        options = config.as_dict()
-        options.pop("config", None)
-        options.pop("__path__", None)
-        sweep = DataScale(**options)
-        return sweep.run(" ".join([PROG, *map(shlex.quote, argv)]))
+        with user_errors(PROG):
+            sweep = DataScale(**options)
+            return sweep.run(" ".join([PROG, *map(shlex.quote, argv)]))
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted; run the same command again to resume", file=sys.stderr)
-        raise SystemExit(130) from None
-    except MnistLitError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except ArgumentError as err:
-        message = " ".join(line.strip() for line in str(err).splitlines() if line.strip())
-        print(f"{PROG}: error: {message} (options: {PROG} --help)", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(INTERRUPTED) from None
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torchmetrics import Metric
 
 from mnist_lit.data.datamodule import MNISTDataModule
+from mnist_lit.evaluation import evaluate
 from mnist_lit.models.classifier import MNISTClassifier
-from mnist_lit.report.command import evaluate
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from mnist_lit.experiments.plots import ScalePoint
 from mnist_lit.files import atomic_write
-from mnist_lit.viz.plots import ScalePoint
 
 RESULT_COLUMNS = (
     "size",

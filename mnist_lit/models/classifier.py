@@ -29,15 +29,21 @@ from torchmetrics.classification import (
 
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
 from mnist_lit.errors import ConfigError
+from mnist_lit.models.compiling import CompileMode, compile_in_place
 from mnist_lit.models.convnet import ConvNet
 from mnist_lit.models.graphs import StepGraph, why_not
+from mnist_lit.models.layout import (
+    default_layout,
+    fast_cpu_layout,
+    match_optimizer_state,
+    training_layout,
+)
+from mnist_lit.models.resume import check_schedule_length, restore_rng_state, save_rng_state
+from mnist_lit.models.tta import shifted_probabilities
 from mnist_lit.viz.tables import format_confusion_matrix, format_digit_table
 
 Batch = Sequence[Any]  # (images, labels, ...): MNIST batches, or FolderBatch of users' images
 STAGES = ("train", "val", "test")
-CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
-RNG_KEY = "rng_states"
-"""Checkpoint key of the random generators' state (see ``on_save_checkpoint``)."""
 
 
 class MNISTClassifier(LightningModule):
@@ -310,15 +316,12 @@ class MNISTClassifier(LightningModule):
         return probabilities
 
     def _shifted_probabilities(self, images: Tensor, plain: Tensor) -> Tensor:
-        """Average ``plain`` (the images' probabilities) with those of four shifted copies.
+        """Average ``plain`` with the probabilities of copies shifted ``tta`` pixels (``tta.py``).
 
-        The copies are moved ``tta`` pixels up, down, left and right, in one forward pass; the
-        pixels moved in are black (the normalised value of 0).
+        The pixels moved in are black (the normalised value of 0).
         """
         black = -self.hparams["mean"] / self.hparams["std"]
-        copies = [shift_image(images, dy, dx, black) for dy, dx in _shifts(self.tta)]
-        logits: Tensor = self(torch.cat(copies)).view(len(copies), len(images), -1)
-        return (plain + logits.softmax(dim=2).sum(dim=0)) / (len(copies) + 1)
+        return shifted_probabilities(self, images, plain, self.tta, black)
 
     def setup(self, stage: str) -> None:
         """Store the weights channels-last for training where ``channels_last`` says so.
@@ -330,11 +333,8 @@ class MNISTClassifier(LightningModule):
         """
         if stage != "fit":
             return
-        channels_last = self.hparams.get("channels_last")
-        if channels_last is None:
-            channels_last = self.trainer.strategy.root_device.type == "cpu"
-        if channels_last:
-            self.train_memory_format = torch.channels_last
+        device_type = self.trainer.strategy.root_device.type
+        self.train_memory_format = training_layout(self.hparams.get("channels_last"), device_type)
         self.to(memory_format=self.train_memory_format)
 
     def on_fit_start(self) -> None:
@@ -346,42 +346,18 @@ class MNISTClassifier(LightningModule):
         self._compile()
 
     def _compile(self) -> None:
-        mode = self.compile_mode
-        if mode is None or getattr(self.net, "_compiled_call_impl", None) is not None:
-            return
-        self.net.compile(mode=mode)  # in place: the weights keep their names in checkpoints
-        self.print(
-            f"compile: torch.compile(mode={mode!r}) of the network; the first batch of each "
-            "kind waits while it compiles"
-        )
+        if compile_in_place(self.net, self.compile_mode):
+            self.print(
+                f"compile: torch.compile(mode={self.compile_mode!r}) of the network; the first "
+                "batch of each kind waits while it compiles"
+            )
 
     def on_train_start(self) -> None:
-        """Set up the CUDA graph (``cuda_graph``); check a resumed schedule; fix restored optimizer state.
-
-        A OneCycle schedule restored from a checkpoint keeps the length it was made with: a run
-        resumed with another ``max_epochs`` would fail in PyTorch once it went past it, or stop
-        short of annealing, so it is refused at the start instead.
-
-        A checkpoint made in the other layout (an older run, another device) holds Adam's
-        moments laid out differently; fused Adam walks weights and state as flat memory and
-        would silently mix up their elements.
-        """
+        """Check a resumed schedule (``resume.py``); lay out restored optimizer state (``layout.py``); capture the CUDA graph."""
         for config in self.trainer.lr_scheduler_configs:
-            scheduler = config.scheduler
-            if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR):
-                total, steps = scheduler.total_steps, self._schedule_steps()
-                if total != steps:
-                    raise ConfigError(
-                        f"the checkpoint's OneCycle schedule lasts {total} steps but this run "
-                        f"would take {steps}; resume with the max_epochs, data and batch size it "
-                        "started with"
-                    )
+            check_schedule_length(config.scheduler, self._schedule_steps())
         for optimizer in self.trainer.optimizers:
-            for param, state in optimizer.state.items():
-                for key, value in state.items():
-                    same_shape = isinstance(value, Tensor) and value.shape == param.shape
-                    if same_shape and value.stride() != param.stride():
-                        state[key] = torch.empty_like(param).copy_(value)
+            match_optimizer_state(optimizer)
         self._graph = None
         if self.cuda_graph:
             trainer = self.trainer
@@ -408,54 +384,35 @@ class MNISTClassifier(LightningModule):
             self.net.zero_grad(set_to_none=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the random generators' state, for a resumed run to draw as the first would have.
-
-        Dropout masks, for example, then come out as if the run had never stopped.
-        """
-        checkpoint[RNG_KEY] = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available() and self.device.type == "cuda":
-            checkpoint[RNG_KEY]["cuda"] = torch.cuda.get_rng_state(self.device)
+        """Keep the random generators' state, for a resumed run to draw alike (``resume.py``)."""
+        save_rng_state(checkpoint, self.device)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the random generators' state when training resumes (``fit --ckpt_path``)."""
-        state = checkpoint.get(RNG_KEY)
-        if state is None or self._trainer is None or self.trainer.state.fn != "fit":
-            return
-        torch.set_rng_state(state["torch"])
-        if "cuda" in state and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda"], self.device)
+        if self._trainer is not None and self.trainer.state.fn == "fit":
+            restore_rng_state(checkpoint, self.device)
 
     def on_fit_end(self) -> None:
         """Return to the default memory layout."""
-        self.to(memory_format=torch.contiguous_format)
+        default_layout(self)
 
     def on_test_start(self) -> None:
         """Use the faster memory layout for evaluation on a CPU (see ``fast_cpu_layout``); compile."""
-        self.fast_cpu_layout()
+        fast_cpu_layout(self)
         self._compile()
 
     def on_predict_start(self) -> None:
         """Use the faster memory layout for prediction on a CPU (see ``fast_cpu_layout``); compile."""
-        self.fast_cpu_layout()
+        fast_cpu_layout(self)
         self._compile()
 
     def on_test_end(self) -> None:
         """Return to the default memory layout (a later ``fit`` trains as configured)."""
-        self.to(memory_format=torch.contiguous_format)
+        default_layout(self)
 
     def on_predict_end(self) -> None:
         """Return to the default memory layout (a later ``fit`` trains as configured)."""
-        self.to(memory_format=torch.contiguous_format)
-
-    def fast_cpu_layout(self) -> None:
-        """On a CPU, store the weights channels-last, for inference (``test`` and ``predict``).
-
-        oneDNN then runs the convolutions about 3x faster (AMD EPYC, batch 256: 9,000 against
-        3,000 images/s) with the same outputs to 1e-7. The inputs have one channel, so their
-        layout is the same either way. ``self.to(memory_format=torch.contiguous_format)`` undoes it.
-        """
-        if self.device.type == "cpu":
-            self.to(memory_format=torch.channels_last)
+        default_layout(self)
 
     def on_train_epoch_end(self) -> None:
         """Log the epoch's mean training loss and accuracy."""
@@ -561,18 +518,3 @@ class MNISTClassifier(LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
-
-
-def _shifts(pixels: int) -> list[tuple[int, int]]:
-    """Return the four moves of test-time augmentation: ``pixels`` up, down, left and right."""
-    return [(-pixels, 0), (pixels, 0), (0, -pixels), (0, pixels)]
-
-
-def shift_image(images: Tensor, dy: int, dx: int, fill: float) -> Tensor:
-    """Move ``(B, C, H, W)`` images ``dy`` pixels down and ``dx`` right, filling with ``fill``."""
-    height, width = images.shape[-2:]
-    out = torch.full_like(images, fill)
-    out[..., max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = images[
-        ..., max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
-    ]
-    return out

@@ -1,22 +1,39 @@
-"""Describe the compute device a Trainer uses, as the reference system prints it at start."""
+"""The machine: the CPU's model and flags, and the compute device as printed at the start of a run."""
 
 from __future__ import annotations
 
+import functools
 import platform
 from pathlib import Path
 
 import torch
 from lightning.pytorch import Trainer
 
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@functools.cache
+def _first_cpu() -> dict[str, str]:
+    """Return the fields of the first processor in ``/proc/cpuinfo`` (Linux; else empty), read once."""
+    fields: dict[str, str] = {}
+    if CPUINFO.is_file():
+        for line in CPUINFO.read_text(errors="replace").splitlines():
+            if not line.strip():
+                break  # the end of the first processor's block
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
 
 def cpu_model() -> str:
     """Return the CPU's model name (from ``/proc/cpuinfo`` on Linux), or the platform's guess."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
+    name = _first_cpu().get("model name")
+    return name or platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_flags() -> frozenset[str]:
+    """Return the CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none)."""
+    return frozenset(_first_cpu().get("flags", "").split())
 
 
 def describe_device(trainer: Trainer) -> str:

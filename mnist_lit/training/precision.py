@@ -11,7 +11,6 @@ fp32. So the choice is made from what the device reports, never assumed.
 from __future__ import annotations
 
 from collections.abc import Collection
-from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -27,17 +26,6 @@ class Choice(NamedTuple):
     """E.g. ``bf16-mixed`` or ``32-true``."""
     reason: str
     """One line for the user, e.g. ``the CPU has AMX (amx_bf16)``."""
-
-
-def cpu_flags() -> frozenset[str]:
-    """Return the CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.is_file():
-        return frozenset()
-    for line in cpuinfo.read_text(errors="replace").splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
 
 
 def choose_precision(

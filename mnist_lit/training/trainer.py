@@ -22,7 +22,8 @@ from lightning.pytorch.strategies import Strategy
 from mnist_lit.callbacks.progress import ProgressBar as ValuesBar
 from mnist_lit.errors import ConfigError
 from mnist_lit.training.checkpoint_io import SafeCheckpointIO
-from mnist_lit.training.precision import Choice, choose_precision, cpu_flags, device_type
+from mnist_lit.training.device import cpu_flags
+from mnist_lit.training.precision import Choice, choose_precision, device_type
 
 
 class Trainer(LightningTrainer):

@@ -1,0 +1,146 @@
+"""The report page, ``report.md``: metrics, tables and every figure, readable without TensorBoard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from mnist_lit.constants import CLASS_NAMES
+from mnist_lit.viz.introspect import LayerRow
+from mnist_lit.viz.tables import format_layer_table
+
+
+def report_page(
+    metrics: dict[str, Any],
+    hparams: dict[str, Any],
+    rows: Sequence[LayerRow],
+    confusion: Tensor,
+    figures: Sequence[str],
+    image_index: int,
+) -> str:
+    """Write the report page: metrics, tables and every figure, in Markdown with relative image links."""
+    per_digit = metrics["accuracy_per_digit"]
+    counts = confusion.sum(dim=1).tolist()
+    digit_rows = []
+    for d, name in enumerate(CLASS_NAMES):
+        off = confusion[d].clone()
+        off[d] = -1
+        worst = int(off.argmax())
+        mistaken = f"{CLASS_NAMES[worst]} ({int(off[worst])})" if off[worst] > 0 else "-"
+        acc = per_digit[name]
+        shown = "n/a" if acc is None else f"{100 * acc:.2f}%"
+        digit_rows.append(f"| {name} | {shown} | {int(counts[d]):,d} | {mistaken} |")
+    hp_rows = [f"| `{k}` | `{v}` |" for k, v in hparams.items()]
+
+    def figure(name: str, caption: str) -> list[str]:
+        return [f"![{caption}]({name}.png)", ""] if name in figures else []
+
+    lines = [
+        f"# MNIST report: {Path(metrics['checkpoint']).name}",
+        "",
+        f"Checkpoint `{metrics['checkpoint']}` (epoch {metrics['epoch']}, step "
+        f"{metrics['global_step']}), evaluated on the {metrics['test_set']} "
+        f"({metrics['images']:,} images) on {metrics['device']} in {metrics['seconds']:.1f} s, "
+        f"{datetime.now():%Y-%m-%d %H:%M}.",
+        "",
+        "## Results",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+        f"| accuracy | **{100 * metrics['accuracy']:.2f}%** |",
+        f"| errors | {metrics['errors']:,d} of {metrics['images']:,d} |",
+        f"| mean cross-entropy loss | {metrics['loss']:.4f} |",
+        "",
+        *_unusable(metrics["unusable_files"]),
+        "## Accuracy per digit",
+        "",
+        "| digit | accuracy | images | most often mistaken for (images) |",
+        "|---|---:|---:|---|",
+        *digit_rows,
+        "",
+        *figure("digit_accuracy", "Accuracy per digit"),
+        "## Confusion matrix",
+        "",
+        "Rows are the true digits, columns the predicted ones.",
+        "",
+        *figure("confusion_matrix", "Confusion matrix, counts"),
+        *figure("confusion_matrix_normalized", "Confusion matrix, % of each true digit"),
+        "## Predictions",
+        "",
+        "The first 32 test images: the predicted digit and its probability, green when right, red "
+        "when wrong (with the true digit).",
+        "",
+        *figure("predictions", "Predictions on the first test images"),
+        "## Misclassified images, most confident first",
+        "",
+        *figure("misclassified", "Misclassified test images"),
+    ]
+    if "training_curves" in figures:
+        lines += [
+            "## Training curves",
+            "",
+            *figure("training_curves", "Loss and accuracy during training"),
+        ]
+    lines += [
+        "## The data",
+        "",
+        *figure("samples", "Test images of each digit"),
+        "## The network",
+        "",
+        _size_sentence(rows),
+        "",
+        format_layer_table(rows),
+        "",
+        "The same table as an image: [layers.png](layers.png).",
+        "",
+        "## What the network learned",
+        "",
+        "The first conv layer's filters (small edge and stroke detectors):",
+        "",
+        *figure("filters", "Filters of conv1"),
+        f"What each conv layer responds to in test image {image_index}: edges in conv1, parts of "
+        "strokes in conv2, whole-digit patterns in conv3.",
+        "",
+        *figure("feature_maps", "Feature maps of each conv layer"),
+        "## Hyperparameters of the model",
+        "",
+        "| name | value |",
+        "|---|---|",
+        *hp_rows,
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _size_sentence(rows: Sequence[LayerRow]) -> str:
+    """Say how the pools shrink the image, as the reference derives it: 28 -> 14 -> 7 -> 3."""
+    sizes = [rows[0].output_shape[-1]] + [
+        row.output_shape[-1] for row in rows if row.layer.startswith("MaxPool")
+    ]
+    flat = next((row for row in rows if row.layer == "Flatten"), None)
+    sentence = (
+        f"Each layer's output for one image: every 2x2 max-pool halves the size, rounded down "
+        f"({' → '.join(map(str, sizes))})"
+    )
+    if flat is not None:
+        before = rows[rows.index(flat) - 1].output_shape
+        product = " x ".join(map(str, before))
+        sentence += f", so the first linear layer sees {product} = {flat.output_shape[0]:,d} values"
+    return sentence + "."
+
+
+def _unusable(files: Sequence[dict[str, str]]) -> list[str]:
+    """Write a section naming the files that could not be used (none if all were)."""
+    if not files:
+        return []
+    return [
+        f"**{len(files):,} file{'' if len(files) == 1 else 's'} could not be used** and "
+        f"{'is' if len(files) == 1 else 'are'} not counted above:",
+        "",
+        *(f"- `{f['file']}`: {f['reason']}" for f in files),
+        "",
+    ]
