@@ -468,7 +468,9 @@ def main() -> None:
             "train_images": dm.train_set.images.to(device), "train_labels": dm.train_set.labels.to(device),
             "test_images": dm.test_set.images.to(device), "test_labels": dm.test_set.labels.to(device),  # type: ignore[union-attr]
         }  # fmt: skip
-        args.bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        args.bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported(
+            including_emulation=False
+        )
         net = time_to_accuracy(args, data, tmp)
         throughput(args, data, tmp)
         inference(args, data, net)

@@ -1,7 +1,7 @@
 """What every command shares: a user's mistake ends it with one line and exit status 2.
 
-    with user_errors("python -m mnist_lit.report"):
-        ...  # raises ConfigError("...")  ->  python -m mnist_lit.report: error: ...
+    with user_errors("mnist_lit.report"):
+        ...  # raises ConfigError("...")  ->  mnist_lit.report: error: ...
 
 Library code raises the exceptions of ``errors.py``; only the commands (``cli.py``,
 ``report/``, ``demo/``, ``experiments/``) turn them into messages and exit codes, here.
@@ -54,7 +54,7 @@ def user_errors(prog: str, *also: type[Exception], hint: str = "") -> Iterator[N
     """Turn a user's mistake raised inside the block into a one-line error and exit status 2.
 
     Args:
-        prog: The command as its user typed it, e.g. ``python -m mnist_lit.report``.
+        prog: The command's name, e.g. ``mnist_lit.report``: messages start with it.
         *also: Exception types besides ``MnistLitError`` that are a user's mistake.
         hint: Appended to the message, e.g. where to read the options.
 
@@ -77,12 +77,13 @@ def user_errors(prog: str, *also: type[Exception], hint: str = "") -> Iterator[N
 def parse_or_fail(parser: ArgumentParser, args: Sequence[str] | None, prog: str) -> Namespace:
     """Parse ``args`` (``sys.argv`` when ``None``); a mistake is a one-line error naming ``--help``.
 
-    ``parser`` must be made with ``exit_on_error=False``, so that its errors reach this function.
+    ``prog`` starts the message; the hint names ``parser.prog``, the command as typed. ``parser``
+    must be made with ``exit_on_error=False``, so that its errors reach this function.
     """
     try:
         return parser.parse_args(args)
     except Exception as err:  # jsonargparse's parse errors
-        fail(prog, f"{one_line(err)} (options: {prog} --help)")
+        fail(prog, f"{one_line(err)} (options: {parser.prog} --help)")
 
 
 def instantiate(parser: ArgumentParser, config: Namespace) -> Any:

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from gradio.components.image_editor import EditorValue
 
-PROG = "python -m mnist_lit.demo"
+PROG = "mnist_lit.demo"
+"""The start of its error messages."""
 
 INSTALL_HINT = "the demo needs Gradio: pip install -e '.[demo]' (in a clone) or pip install gradio"
 
@@ -274,7 +275,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
 def build_parser() -> ArgumentParser:
     """Build the command line: checkpoint, collection folder, address."""
     parser = ArgumentParser(
-        prog=PROG,
+        prog="python -m mnist_lit.demo",
         description="Start a web page where you draw or upload a digit and a trained model reads "
         "it; labelled images can be saved into a collection for test and predict.",
         exit_on_error=False,

@@ -20,6 +20,7 @@ from typing import Any, Literal, get_args
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule
+from lightning.pytorch.strategies import ParallelStrategy
 from torch import Tensor, nn
 from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import (
@@ -367,6 +368,7 @@ class MNISTClassifier(LightningModule):
                 str(trainer.precision),
                 trainer.accumulate_grad_batches,
                 self.compile_mode,
+                wrapped=isinstance(trainer.strategy, ParallelStrategy),
             )
             if reason is None:
                 self._graph = StepGraph(self._loss, self.net)
@@ -484,6 +486,24 @@ class MNISTClassifier(LightningModule):
         self.log_dict({f"{stage}/acc_digit_{d}": acc for d, acc in enumerate(per_digit)})
         return per_digit, confmat
 
+    def _fused(self) -> bool | None:
+        """``fused``, unless Lightning would refuse to clip the gradients of a fused optimizer.
+
+        Under mixed precision Lightning cannot clip what a fused optimizer unscales inside its
+        step (it raises at the first step), so gradient clipping wins, with a printed note.
+        """
+        fused: bool | None = self.hparams["fused"]
+        trainer = self._trainer
+        if not fused or trainer is None or not trainer.gradient_clip_val:
+            return fused
+        if "mixed" in str(trainer.precision):
+            self.print(
+                f"fused: off, as Lightning cannot clip the gradients of a fused optimizer under "
+                f"{trainer.precision} (gradient_clip_val {trainer.gradient_clip_val})"
+            )
+            return False
+        return fused
+
     def _schedule_steps(self) -> int:
         """Optimizer steps the schedule spans: the whole of training (at least 2)."""
         steps = self.trainer.estimated_stepping_batches
@@ -503,7 +523,7 @@ class MNISTClassifier(LightningModule):
             lr=hp["lr"],
             betas=hp["betas"],
             weight_decay=hp["weight_decay"],
-            fused=hp["fused"],
+            fused=self._fused(),
         )
         if hp["schedule"] == "constant":
             return optimizer

@@ -43,20 +43,29 @@ def why_not(
     precision: str,
     accumulate: int,
     compile_mode: str | None = None,
+    wrapped: bool = False,
 ) -> str | None:
-    """Return why a CUDA graph of the training step cannot be used here, or ``None`` if it can."""
+    """Return why a CUDA graph of the training step cannot be used here, or ``None`` if it can.
+
+    ``wrapped``: the strategy wraps the model for several processes (DDP, FSDP, ...), which it
+    does even when there is only one.
+    """
     if compile_mode in GRAPHED_COMPILE_MODES:
         return f"compile mode {compile_mode} replays CUDA graphs of its own"
     if device.type != "cuda":
         return f"it needs a CUDA GPU and this run is on {device.type}"
     if world_size > 1:
         return f"it supports one process and this run has {world_size}"
+    if wrapped:
+        return "it supports a single-device strategy and this run's wraps the model (DDP, FSDP)"
     if precision in ("16-mixed", "16"):
         return (
             "fp16 loss scaling changes the gradients outside the graph; use bf16-mixed or 32-true"
         )
     if accumulate > 1:
         return "accumulate_grad_batches adds gradients up, and a replay overwrites them"
+    if compile_mode is not None:  # never run together on a GPU: choose one
+        return f"it has not been tried together with compile (mode {compile_mode}); use one of them"
     return None
 
 
@@ -84,7 +93,9 @@ def capture(
     torch.cuda.current_stream().wait_stream(stream)
     _clear_grads(params)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph, stream=stream):  # one stream for both (ROCm's BLAS handles)
+    # One stream for both (ROCm's BLAS handles). thread_local: work other threads start during
+    # capture (a pinned-memory DataLoader's, with on_device false) must not abort it.
+    with torch.cuda.graph(graph, stream=stream, capture_error_mode="thread_local"):
         outputs = step()
     return graph.replay, outputs
 

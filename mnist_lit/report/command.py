@@ -51,7 +51,8 @@ from mnist_lit.viz.tables import digit_accuracy
 
 log = logging.getLogger("mnist_lit")
 
-PROG = "python -m mnist_lit.report"
+PROG = "mnist_lit.report"
+"""The start of its error messages."""
 
 
 def make_report(
@@ -183,7 +184,7 @@ def _number(value: float) -> float | None:
 def build_parser() -> ArgumentParser:
     """Build the command line: checkpoint, output folder, device and the data options of ``fit``."""
     parser = ArgumentParser(
-        prog=PROG,
+        prog="python -m mnist_lit.report",
         description="Evaluate a checkpoint on the MNIST test set (or --data.custom_dir) and write "
         "all figures as PNG, metrics.json and a report.md page that shows them.",
         exit_on_error=False,
