@@ -37,6 +37,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from mnist_lit.callbacks.dashboards import Dashboards
 from mnist_lit.callbacks.predictions import PredictionWriter
 from mnist_lit.callbacks.progress import ProgressBar as LoggedValuesBar
+from mnist_lit.callbacks.summary import TestSummary
 from mnist_lit.commands import fail, user_errors
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import ConfigError
@@ -309,10 +310,15 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
     try:
         with user_errors("mnist_lit", MisconfigurationException):
             try:
+                defaults = dict(kwargs.pop("trainer_defaults", None) or {})
+                own = defaults.get("callbacks") or []
+                own = own if isinstance(own, list) else [own]
+                defaults["callbacks"] = [*own, TestSummary()]
                 return MNISTLightningCLI(
                     MNISTClassifier,
                     MNISTDataModule,
                     args=args,
+                    trainer_defaults=defaults,
                     save_config_kwargs={"overwrite": True},
                     seed_everything_default=42,
                     trainer_class=Trainer,

@@ -4,6 +4,7 @@
 - ``ema.py``: ``EMA``, an exponential moving average of the weights.
 - ``progress.py``: ``ProgressBar``, redrawn without making the host wait every step.
 - ``predictions.py``: ``PredictionWriter``, the ``predict`` command's CSV file.
+- ``summary.py``: ``TestSummary``, the per-digit table and confusion matrix printed after ``test``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
     from mnist_lit.callbacks.ema import EMA
     from mnist_lit.callbacks.predictions import PredictionWriter
     from mnist_lit.callbacks.progress import ProgressBar
+    from mnist_lit.callbacks.summary import TestSummary
 
-__all__ = ["EMA", "Dashboards", "PredictionWriter", "ProgressBar"]
+__all__ = ["EMA", "Dashboards", "PredictionWriter", "ProgressBar", "TestSummary"]
 
 __getattr__ = lazy_attributes(
     __name__,
@@ -27,5 +29,6 @@ __getattr__ = lazy_attributes(
         "EMA": "ema",
         "PredictionWriter": "predictions",
         "ProgressBar": "progress",
+        "TestSummary": "summary",
     },
 )

@@ -32,7 +32,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
 from mnist_lit.data.preprocess import normalize
 from mnist_lit.models.convnet import ConvNet
-from mnist_lit.training.checkpoints import public_hparams
+from mnist_lit.models.hparams import public_hparams
 from mnist_lit.viz.introspect import feature_maps, layer_table
 from mnist_lit.viz.plots import (
     plot_confusion_matrix,

@@ -41,7 +41,6 @@ from mnist_lit.models.layout import (
 )
 from mnist_lit.models.resume import check_schedule_length, restore_rng_state, save_rng_state
 from mnist_lit.models.tta import shifted_probabilities
-from mnist_lit.viz.tables import format_confusion_matrix, format_digit_table
 
 Batch = Sequence[Any]  # (images, labels, ...): MNIST batches, or FolderBatch of users' images
 STAGES = ("train", "val", "test")
@@ -171,8 +170,10 @@ class MNISTClassifier(LightningModule):
             NUM_CLASSES, average="micro", validate_args=False
         )
         self.metrics = nn.ModuleDict(metrics)
-        # The confusion matrix of the last validation and test epoch, for figures and reports.
+        # The confusion matrix and per-digit accuracy of the last validation and test epoch, for
+        # figures, reports and the table printed after ``test`` (callbacks/summary.py).
         self.confusion: dict[str, Tensor] = {}
+        self.digit_accuracy: dict[str, Tensor] = {}
         # The weights' layout while training (see ``setup``).
         self.train_memory_format = torch.contiguous_format
 
@@ -400,6 +401,8 @@ class MNISTClassifier(LightningModule):
 
     def on_test_start(self) -> None:
         """Use the faster memory layout for evaluation on a CPU (see ``fast_cpu_layout``); compile."""
+        self.confusion.pop("test", None)  # no table of an earlier test if this one has no images
+        self.digit_accuracy.pop("test", None)
         fast_cpu_layout(self)
         self._compile()
 
@@ -431,7 +434,7 @@ class MNISTClassifier(LightningModule):
         self._log_digits("val")
 
     def on_test_epoch_end(self) -> None:
-        """Log the test metrics and print the per-digit table and the confusion matrix.
+        """Log the test metrics; keep the per-digit accuracy and the confusion matrix (``TestSummary`` prints them).
 
         With ``tta`` also log ``test/acc_tta`` and print it beside the plain accuracy.
         """
@@ -443,9 +446,7 @@ class MNISTClassifier(LightningModule):
                 self.print(f"Test-time augmentation (tta {self.tta}): accuracy {tta:.2%}")
             accuracy.reset()
         self._log_epoch("test")
-        per_digit, confmat = self._log_digits("test")
-        self.print(format_digit_table(per_digit, confmat.sum(dim=1)))
-        self.print(format_confusion_matrix(confmat))
+        self._log_digits("test")
 
     def _metric(self, name: str) -> Metric:
         metric = self.metrics[name]
@@ -483,6 +484,7 @@ class MNISTClassifier(LightningModule):
         acc_digit.reset()
         confmat_metric.reset()
         self.confusion[stage] = confmat.detach().cpu()
+        self.digit_accuracy[stage] = per_digit.detach().cpu()
         self.log_dict({f"{stage}/acc_digit_{d}": acc for d, acc in enumerate(per_digit)})
         return per_digit, confmat
 

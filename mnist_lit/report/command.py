@@ -26,13 +26,13 @@ from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import ConfigError
 from mnist_lit.evaluation import choose_device, evaluate
 from mnist_lit.files import save_figure, write_text
+from mnist_lit.models.hparams import public_hparams
 from mnist_lit.report.curves import read_curves
 from mnist_lit.report.markdown import report_page
 from mnist_lit.training.checkpoints import (
     add_checkpoint_arguments,
     load_checkpoint,
     model_from_checkpoint,
-    public_hparams,
     resolve_checkpoint,
 )
 from mnist_lit.viz.introspect import feature_maps, layer_table

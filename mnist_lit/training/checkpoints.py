@@ -14,6 +14,7 @@ import torch
 from jsonargparse import ArgumentParser
 
 from mnist_lit.errors import CheckpointError
+from mnist_lit.models.hparams import public_hparams
 
 if TYPE_CHECKING:
     from mnist_lit.models.classifier import MNISTClassifier
@@ -88,11 +89,6 @@ def resolve_checkpoint(spec: str, log_root: str | Path) -> Path:
 def _val_acc(path: Path) -> float:
     match = re.search(r"val_acc=([0-9.]+?)\.ckpt$", path.name)
     return float(match.group(1)) if match else -1.0
-
-
-def public_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the hyperparameters without the keys LightningCLI adds (``_instantiator``, ...)."""
-    return {key: value for key, value in hparams.items() if not key.startswith("_")}
 
 
 def load_checkpoint(
