@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from mnist_lit import files
-
-from .conftest import TinyMNIST
-from .test_cli import cli_args, expect_error, run
-from .test_resume import stall_at, wait_for
-from .tiny_cli import start_cli
+from tests.conftest import TinyMNIST
+from tests.helpers.cli import start_cli
+from tests.test_cli import cli_args, expect_error, run
+from tests.training.test_resume import stall_at, wait_for
 
 
 @pytest.mark.parametrize(

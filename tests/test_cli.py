@@ -10,8 +10,7 @@ import pytest
 import torch
 
 from mnist_lit.cli import main
-
-from .conftest import CONFIG, ROOT, TinyMNIST
+from tests.conftest import CONFIG, ROOT, TinyMNIST
 
 
 def cli_args(tiny: TinyMNIST, root: Path, *extra: str) -> list[str]:

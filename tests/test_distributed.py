@@ -13,11 +13,10 @@ from torch.utils.data import DataLoader
 from mnist_lit.data.datamodule import MNISTDataModule, TensorImages
 from mnist_lit.errors import ConfigError
 from mnist_lit.report.command import read_curves
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import cli_args, run
-from .test_folders import make_mixed_folder
-from .tiny_cli import run_cli
+from tests.conftest import ROOT, TinyMNIST
+from tests.data.test_folders import make_mixed_folder
+from tests.helpers.cli import run_cli
+from tests.test_cli import cli_args, run
 
 DDP = (
     "--config", str(ROOT / "configs/presets/ddp.yaml"),

@@ -9,9 +9,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mnist_lit.callbacks.dashboards import Dashboards
-
-from .conftest import TinyMNIST
-from .test_cli import run
+from tests.conftest import TinyMNIST
+from tests.test_cli import run
 
 
 def events(run_dir: Path) -> EventAccumulator:

@@ -13,9 +13,8 @@ from mnist_lit.data.datamodule import normalize
 from mnist_lit.errors import ConfigError
 from mnist_lit.models.classifier import MNISTClassifier, shift_image
 from mnist_lit.models.convnet import ConvNet
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import run
+from tests.conftest import ROOT, TinyMNIST
+from tests.test_cli import run
 
 BEST = str(ROOT / "configs" / "presets" / "best.yaml")
 SMALL = (  # the preset, made small enough for the tiny data and a test's time

@@ -11,10 +11,9 @@ from PIL import Image
 
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.folders import list_images
-
-from .conftest import TinyMNIST
-from .test_cli import cli_args, expect_error, run
-from .test_preprocess import BAD_FILES, stroke_digit, transparent_strokes
+from tests.conftest import TinyMNIST
+from tests.data.test_preprocess import BAD_FILES, stroke_digit, transparent_strokes
+from tests.test_cli import cli_args, expect_error, run
 
 
 def dark_on_white() -> Image.Image:

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_lit.data.collection import Collection
 from mnist_lit.data import collection as collection_module
+from mnist_lit.data.collection import Collection
 from mnist_lit.data.preprocess import normalize, preprocess
 from mnist_lit.demo.app import DRAW_HINT, DemoActions, blank_canvas, build_app, canvas_image
 from mnist_lit.demo.app import main as demo
@@ -22,10 +22,9 @@ from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.errors import ConfigError
 from mnist_lit.models.classifier import MNISTClassifier
 from mnist_lit.models.convnet import ConvNet
-
-from .conftest import ROOT, TinyMNIST
-from .handwriting import DIGITS, render
-from .test_cli import run
+from tests.conftest import ROOT, TinyMNIST
+from tests.helpers.handwriting import DIGITS, render
+from tests.test_cli import run
 
 pytest.importorskip("gradio")  # the page's outputs (its bar chart's table) need Gradio's pandas
 

@@ -17,9 +17,8 @@ from mnist_lit.experiments.results import (
     summary_rows,
     time_fit,
 )
-
-from .conftest import CONFIG
-from .test_dashboards import events, hparams_of
+from tests.callbacks.test_dashboards import events, hparams_of
+from tests.conftest import CONFIG
 
 
 def sweep(out: Path, *args: str) -> Path:

@@ -1,4 +1,4 @@
-"""``python -m tests.tiny_cli ARGS``: the CLI in a new process, accepting the tests' tiny MNIST.
+"""``python -m tests.helpers.cli ARGS``: the CLI in a new process, accepting the tests' tiny MNIST.
 
 The checksums of the tiny files come in ``TINY_MNIST_CHECKSUMS`` (JSON), as ``conftest.py`` makes
 them; the processes that Lightning starts for DDP inherit it. ``start_cli`` starts one.
@@ -15,13 +15,13 @@ from pathlib import Path
 from mnist_lit.cli import main
 from mnist_lit.data import mnist as fetch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_cli(checksums: dict[str, str], args: list[str]) -> subprocess.Popen[str]:
     """Start the CLI with ``args`` in a new process; its output is in ``stdout``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.tiny_cli", *args],
+        [sys.executable, "-m", "tests.helpers.cli", *args],
         cwd=ROOT,  # so that tests.* imports
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

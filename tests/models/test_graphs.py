@@ -16,10 +16,9 @@ from mnist_lit.callbacks.progress import ProgressBar
 from mnist_lit.data.batches import DeviceBatches
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.models import graphs
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import run
-from .test_distributed import FakeTrainer
+from tests.conftest import ROOT, TinyMNIST
+from tests.test_cli import run
+from tests.test_distributed import FakeTrainer
 
 GPU_FAST = str(ROOT / "configs" / "presets" / "gpu_fast.yaml")
 GPU = str(ROOT / "configs" / "presets" / "gpu.yaml")
@@ -91,7 +90,7 @@ def test_the_trainer_shuffles_device_batches_anew_each_epoch(
         cli = run(
             "fit", tiny_mnist, tmp_path / on_device, "--trainer.max_epochs", "2",
             "--data.on_device", on_device, "--trainer.limit_train_batches", "2", "--data.val_size", "0",
-            "--trainer.callbacks+", "tests.test_gpu_paths.FirstLabels",
+            "--trainer.callbacks+", "tests.models.test_graphs.FirstLabels",
         )  # fmt: skip
         recorder = next(c for c in cli.trainer.callbacks if isinstance(c, FirstLabels))
         firsts[on_device] = recorder.labels
@@ -262,7 +261,7 @@ def test_training_steps_read_nothing_back_except_where_values_are_shown(
         "fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1", "--data.val_size", "0",
         "--data.batch_size", "10", "--trainer.enable_progress_bar", "true",
         "--model.fused", "true",  # as the GPU presets (PyTorch's other Adam reads its step count)
-        "--trainer.callbacks+", "tests.test_gpu_paths.SyncCounter",
+        "--trainer.callbacks+", "tests.models.test_graphs.SyncCounter",
     )  # fmt: skip
     counter = SyncCounter.active
     assert counter is not None

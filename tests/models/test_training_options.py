@@ -12,9 +12,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 from mnist_lit.cli import main
 from mnist_lit.models.classifier import MNISTClassifier
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import cli_args, expect_error, run
+from tests.conftest import ROOT, TinyMNIST
+from tests.test_cli import cli_args, expect_error, run
 
 FAST = str(ROOT / "configs" / "presets" / "fast.yaml")
 

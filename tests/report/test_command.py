@@ -10,9 +10,8 @@ import pytest
 from PIL import Image
 
 from mnist_lit.report.command import main as report
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import run
+from tests.conftest import ROOT, TinyMNIST
+from tests.test_cli import run
 
 FIGURES = {
     "samples",

@@ -16,10 +16,9 @@ import torch
 from mnist_lit.errors import CheckpointError, OutputError
 from mnist_lit.training.checkpoint_io import SafeCheckpointIO
 from mnist_lit.training.checkpoints import load_checkpoint
-
-from .conftest import TinyMNIST
-from .test_cli import cli_args, expect_error, run
-from .tiny_cli import start_cli
+from tests.conftest import TinyMNIST
+from tests.helpers.cli import start_cli
+from tests.test_cli import cli_args, expect_error, run
 
 # dropout and a OneCycle schedule: a resumed run must restore the random state and the schedule
 TRAINING = (
@@ -33,7 +32,7 @@ TRAINING = (
 
 def stall_at(marker: Path, **where: int | str) -> str:
     return "--trainer.callbacks+=" + json.dumps(
-        {"class_path": "tests.stall.Stall", "init_args": {"marker": str(marker), **where}}
+        {"class_path": "tests.helpers.stall.Stall", "init_args": {"marker": str(marker), **where}}
     )
 
 
