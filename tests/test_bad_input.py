@@ -11,10 +11,15 @@ from typing import Any
 import pytest
 
 from mnist_lit import files
-from tests.conftest import TinyMNIST
-from tests.helpers.cli import start_cli
-from tests.test_cli import cli_args, expect_error, run
-from tests.training.test_resume import stall_at, wait_for
+from tests.helpers import (
+    TinyMNIST,
+    cli_args,
+    expect_error,
+    run,
+    stall_at,
+    start_cli,
+    wait_for,
+)
 
 
 @pytest.mark.parametrize(

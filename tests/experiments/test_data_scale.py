@@ -17,8 +17,7 @@ from mnist_lit.experiments.results import (
     summary_rows,
     time_fit,
 )
-from tests.callbacks.test_dashboards import events, hparams_of
-from tests.conftest import CONFIG
+from tests.helpers import CONFIG, events, hparams_of
 
 
 def sweep(out: Path, *args: str) -> Path:

@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from mnist_lit.report.command import main as report
-from tests.conftest import ROOT, TinyMNIST
-from tests.test_cli import run
+from tests.helpers import ROOT, TinyMNIST, run
 
 FIGURES = {
     "samples",
