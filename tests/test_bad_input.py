@@ -11,11 +11,15 @@ from typing import Any
 import pytest
 
 from mnist_lit import files
-
-from .conftest import TinyMNIST
-from .test_cli import cli_args, expect_error, run
-from .test_resume import stall_at, wait_for
-from .tiny_cli import start_cli
+from tests.helpers import (
+    TinyMNIST,
+    cli_args,
+    expect_error,
+    run,
+    stall_at,
+    start_cli,
+    wait_for,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,27 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_lit.cli import main
-
-from .conftest import CONFIG, ROOT, TinyMNIST
-
-
-def cli_args(tiny: TinyMNIST, root: Path, *extra: str) -> list[str]:
-    return [
-        "--config", CONFIG,
-        "--data.mirror", str(tiny.mirror),
-        "--data.data_dir", str(root / "data"),
-        "--data.val_size", "100",
-        "--trainer.default_root_dir", str(root),
-        "--trainer.enable_progress_bar", "false",
-        "--trainer.enable_model_summary", "false",
-        "--trainer.log_every_n_steps", "5",
-        *extra,
-    ]  # fmt: skip
-
-
-def run(subcommand: str, tiny: TinyMNIST, root: Path, *extra: str):  # type: ignore[no-untyped-def]
-    return main([subcommand, *cli_args(tiny, root, *extra)])
+from tests.helpers import ROOT, TinyMNIST, cli_args, expect_error, run
 
 
 def test_fit_test_predict(
@@ -150,15 +130,6 @@ def test_debug_preset_runs_one_batch(tiny_mnist: TinyMNIST, tmp_path: Path) -> N
     assert not (tmp_path / "lightning_logs").exists()  # fast_dev_run writes no logs
 
 
-def expect_error(capsys: pytest.CaptureFixture[str], args: list[str]) -> str:
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
-
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -253,3 +224,23 @@ def test_evaluating_without_a_checkpoint_warns(
 ) -> None:
     run("test", tiny_mnist, tmp_path)
     assert "test without --ckpt_path uses an untrained model" in capsys.readouterr().out
+
+
+def test_fit_with_test_tests_the_best_checkpoint_into_the_same_run(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2", "--test", "true")
+    out = capsys.readouterr().out
+    best = next((Path(fit.trainer.log_dir) / "checkpoints").glob("best-epoch=*.ckpt"))
+    assert f"Testing {best}" in out
+    assert "digit  accuracy   images" in out and "Confusion matrix" in out
+    assert fit.trainer.callback_metrics["test/acc"] > 0.9
+    assert [p.name for p in (tmp_path / "lightning_logs").iterdir()] == ["version_0"]
+
+
+def test_fit_with_test_and_no_validation_tests_the_last_weights(
+    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run("fit", tiny_mnist, tmp_path, "--data.val_size", "0", "--test", "true")
+    out = capsys.readouterr().out
+    assert "Testing the weights after the last epoch" in out and "Confusion matrix" in out

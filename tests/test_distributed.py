@@ -13,11 +13,15 @@ from torch.utils.data import DataLoader
 from mnist_lit.data.datamodule import MNISTDataModule, TensorImages
 from mnist_lit.errors import ConfigError
 from mnist_lit.report.command import read_curves
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import cli_args, run
-from .test_folders import make_mixed_folder
-from .tiny_cli import run_cli
+from tests.helpers import (
+    ROOT,
+    FakeTrainer,
+    TinyMNIST,
+    cli_args,
+    make_mixed_folder,
+    run,
+    run_cli,
+)
 
 DDP = (
     "--config", str(ROOT / "configs/presets/ddp.yaml"),
@@ -88,13 +92,6 @@ def test_two_processes_predict_each_image_once(
         if same["p3"]:
             assert float(row["p3"]) == pytest.approx(float(same["p3"]), abs=1e-5)
     assert not list(tmp_path.glob(".*.part"))
-
-
-class FakeTrainer:
-    """What the datamodule asks of a Trainer to split data across processes."""
-
-    def __init__(self, world_size: int, global_rank: int) -> None:
-        self.world_size, self.global_rank = world_size, global_rank
 
 
 def indices(loader: DataLoader[Any]) -> list[int]:

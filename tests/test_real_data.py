@@ -13,8 +13,7 @@ from mnist_lit.data.datamodule import MNISTDataModule, TensorImages, normalize
 from mnist_lit.data.mnist import fetch_mnist
 from mnist_lit.data.preprocess import preprocess
 from mnist_lit.data.synthetic import canvas, on_paper
-
-from .conftest import CONFIG
+from tests.helpers import CONFIG
 
 
 def test_real_files_verify(real_mnist: Path, tmp_path: Path) -> None:

@@ -10,9 +10,7 @@ import pytest
 from PIL import Image
 
 from mnist_lit.report.command import main as report
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import run
+from tests.helpers import ROOT, TinyMNIST, run
 
 FIGURES = {
     "samples",

@@ -9,8 +9,7 @@ import pytest
 from mnist_lit.data import mnist as fetch
 from mnist_lit.data.mnist import fetch_mnist, raw_folder
 from mnist_lit.errors import DataError
-
-from .conftest import TinyMNIST
+from tests.helpers import TinyMNIST
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, float]]:

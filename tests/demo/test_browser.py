@@ -23,9 +23,7 @@ import pytest
 
 from mnist_lit.data import mnist as fetch
 from mnist_lit.data.synthetic import write_mnist_files
-
-from .conftest import CONFIG, ROOT
-from .handwriting import DIGITS, Stroke
+from tests.helpers import CONFIG, DIGITS, ROOT, Stroke
 
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -263,7 +261,7 @@ def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``MNIST_LIT_DEMO_CKPT``, or the default config trained one epoch on real MNIST."""
     if "MNIST_LIT_DEMO_CKPT" in os.environ:
         return Path(os.environ["MNIST_LIT_DEMO_CKPT"])
-    from .conftest import SHARED_MNIST
+    from tests.helpers import SHARED_MNIST
 
     if not SHARED_MNIST.is_dir():
         pytest.skip(f"real MNIST not found in {SHARED_MNIST}")

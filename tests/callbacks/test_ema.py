@@ -1,21 +1,17 @@
-"""The accuracy recipe (``configs/presets/best.yaml``) as a user runs it, on tiny synthetic data:
-the preset trains and tests; the average of the weights (EMA) is what is validated, saved and
-tested; test-time augmentation is reported beside the plain accuracy; AdamW is chosen."""
+"""The average of the weights (EMA) and the accuracy recipe that uses it (``configs/presets/best.yaml``)
+as a user runs it, on tiny synthetic data: the preset trains and tests; the average is what is
+validated, saved and tested; test-time augmentation is reported beside the plain accuracy; AdamW is
+chosen. TTA on its own: ``models/test_tta.py``."""
 
-import csv
 from pathlib import Path
 
 import pytest
 import torch
 
 from mnist_lit.callbacks.ema import EMA, EMAModel
-from mnist_lit.data.datamodule import normalize
 from mnist_lit.errors import ConfigError
-from mnist_lit.models.classifier import MNISTClassifier, shift_image
 from mnist_lit.models.convnet import ConvNet
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import run
+from tests.helpers import ROOT, TinyMNIST, run
 
 BEST = str(ROOT / "configs" / "presets" / "best.yaml")
 SMALL = (  # the preset, made small enough for the tiny data and a test's time
@@ -96,38 +92,3 @@ def test_a_resumed_run_ends_with_the_average_of_an_uninterrupted_one(
     assert whole["averaging_state"]["n_averaged"] == 20  # 2 epochs of 10 steps
     assert not torch.equal(whole["state_dict"]["net.features.0.weight"],
                            whole["current_model_state"]["net.features.0.weight"])  # fmt: skip
-
-
-def test_tta_is_a_setting_of_use_for_any_checkpoint(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
-    plain = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best").trainer.callback_metrics
-    assert "test/acc_tta" not in plain and "Test-time" not in capsys.readouterr().out
-    tta = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best", "--model.tta", "2")
-    metrics = tta.trainer.callback_metrics
-    assert metrics["test/acc"] == plain["test/acc"]  # the plain figure is unchanged
-    assert 0.5 < metrics["test/acc_tta"] <= 1
-    assert "Test-time augmentation (tta 2): accuracy" in capsys.readouterr().out
-    assert "tta" not in torch.load(tta.config.test.ckpt_path, weights_only=True)["hyper_parameters"]
-
-    csv_path = tmp_path / "p.csv"
-    run("predict", tiny_mnist, tmp_path, "--ckpt_path", "best", "--model.tta", "2",
-        "--predictions", str(csv_path))  # fmt: skip
-    row = next(csv.DictReader(csv_path.open()))
-    model = MNISTClassifier.load_from_checkpoint(tta.config.test.ckpt_path).eval()
-    image = normalize(torch.from_numpy(tiny_mnist.test_images[:1]).unsqueeze(1))
-    copies = [image] + [
-        shift_image(image, dy, dx, -1.0) for dy, dx in ((-2, 0), (2, 0), (0, -2), (0, 2))
-    ]
-    with torch.no_grad():
-        expected = torch.stack([model(c).softmax(dim=1)[0] for c in copies]).mean(dim=0)
-    assert [float(row[f"p{d}"]) for d in range(10)] == pytest.approx(expected.tolist(), abs=1e-4)
-
-
-def test_shift_image_moves_pixels_and_fills_the_edge() -> None:
-    image = torch.arange(9.0).view(1, 1, 3, 3)
-    down = shift_image(image, 1, 0, -1.0)[0, 0]
-    assert down.tolist() == [[-1, -1, -1], [0, 1, 2], [3, 4, 5]]
-    left = shift_image(image, 0, -1, -1.0)[0, 0]
-    assert left.tolist() == [[1, 2, -1], [4, 5, -1], [7, 8, -1]]

@@ -5,35 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
 
 from mnist_lit.callbacks.dashboards import Dashboards
-
-from .conftest import TinyMNIST
-from .test_cli import run
-
-
-def events(run_dir: Path) -> EventAccumulator:
-    accumulator = EventAccumulator(str(run_dir), size_guidance={"images": 0, "tensors": 0})
-    accumulator.Reload()
-    return accumulator
-
-
-def hparams_of(accumulator: EventAccumulator) -> tuple[dict[str, object], list[str]]:
-    """The HPARAMS tab's view of a run: its hyperparameters and the metric tags shown beside them."""
-    content = accumulator.PluginTagToContent("hparams")
-    start = plugin_data_pb2.HParamsPluginData.FromString(
-        content["_hparams_/session_start_info"]
-    ).session_start_info
-    experiment = plugin_data_pb2.HParamsPluginData.FromString(
-        content["_hparams_/experiment"]
-    ).experiment
-    values = {
-        key: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
-        for key, value in start.hparams.items()
-    }
-    return values, [info.name.tag for info in experiment.metric_infos]
+from tests.helpers import TinyMNIST, events, hparams_of, run
 
 
 def test_fit_and_test_fill_every_tensorboard_tab(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:

@@ -7,9 +7,7 @@ import pytest
 from mnist_lit.training import trainer as trainer_module
 from mnist_lit.training.precision import choose_precision, cpu_flags, device_type
 from mnist_lit.training.trainer import Trainer
-
-from .conftest import TinyMNIST
-from .test_cli import run
+from tests.helpers import TinyMNIST, run
 
 # Flags as /proc/cpuinfo lists them on the two kinds of machine this project is measured on.
 AMD_EPYC_AVX2 = {"fpu", "sse2", "avx", "avx2", "fma", "bmi2"}

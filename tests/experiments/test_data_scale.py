@@ -17,9 +17,7 @@ from mnist_lit.experiments.results import (
     summary_rows,
     time_fit,
 )
-
-from .conftest import CONFIG
-from .test_dashboards import events, hparams_of
+from tests.helpers import CONFIG, events, hparams_of
 
 
 def sweep(out: Path, *args: str) -> Path:

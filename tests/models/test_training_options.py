@@ -1,7 +1,5 @@
-"""Training options used by the fast preset: schedule, label smoothing, memory layout, fused Adam,
-``fit --test``, and a progress bar that does not redraw after every batch."""
+"""Training options used by the fast preset: schedule, label smoothing, memory layout, fused Adam."""
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,9 +10,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 
 from mnist_lit.cli import main
 from mnist_lit.models.classifier import MNISTClassifier
-
-from .conftest import ROOT, TinyMNIST
-from .test_cli import cli_args, expect_error, run
+from tests.helpers import ROOT, TinyMNIST, cli_args, expect_error, run
 
 FAST = str(ROOT / "configs" / "presets" / "fast.yaml")
 
@@ -107,49 +103,6 @@ def test_channels_last_during_training_only(
     assert layouts.seen == {expected}  # null: channels-last on the CPU
     assert cli.trainer.optimizers[0].defaults["fused"] is True
     assert cli.model.net.conv_layers()[1].weight.is_contiguous()  # the default layout after fit
-
-
-def test_fit_with_test_tests_the_best_checkpoint_into_the_same_run(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2", "--test", "true")
-    out = capsys.readouterr().out
-    best = next((Path(fit.trainer.log_dir) / "checkpoints").glob("best-epoch=*.ckpt"))
-    assert f"Testing {best}" in out
-    assert "digit  accuracy   images" in out and "Confusion matrix" in out
-    assert fit.trainer.callback_metrics["test/acc"] > 0.9
-    assert [p.name for p in (tmp_path / "lightning_logs").iterdir()] == ["version_0"]
-
-
-def test_fit_with_test_and_no_validation_tests_the_last_weights(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    run("fit", tiny_mnist, tmp_path, "--data.val_size", "0", "--test", "true")
-    out = capsys.readouterr().out
-    assert "Testing the weights after the last epoch" in out and "Confusion matrix" in out
-
-
-@pytest.mark.parametrize(
-    ("extra", "refresh"),
-    [
-        (["--trainer.enable_progress_bar", "true"], 10),
-        (["--trainer.enable_progress_bar", "true", "--progress_bar.refresh_rate", "3"], 3),
-        ([], None),  # cli_args turns the bar off: no clash with the --progress_bar callback
-    ],
-)
-def test_progress_bar_redraws_every_few_batches(
-    tiny_mnist: TinyMNIST,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    extra: list[str],
-    refresh: int | None,
-) -> None:
-    # as in a terminal (in a log file the CLI sets TQDM_MINITERS=50, which tqdm bars honour)
-    monkeypatch.delenv("TQDM_MINITERS", raising=False)
-    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    cli = main(cli_args(tiny_mnist, tmp_path, *extra), run=False)
-    bar = cli.trainer.progress_bar_callback
-    assert (bar.refresh_rate if bar is not None else None) == refresh  # type: ignore[attr-defined]
 
 
 def test_fast_preset_is_valid_for_every_subcommand(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:

@@ -8,8 +8,7 @@ from torchvision.datasets import MNIST
 
 from mnist_lit.data.datamodule import MNISTDataModule, balanced_subset
 from mnist_lit.errors import ConfigError
-
-from .conftest import TinyMNIST
+from tests.helpers import TinyMNIST
 
 
 def make_datamodule(tiny: TinyMNIST, tmp_path: Path, **kwargs: object) -> MNISTDataModule:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mnist_lit.data.preprocess import ImageError, load_digit, preprocess
-
-
-def stroke_digit(side: int = 200) -> Image.Image:
-    """A hand-drawn-like "4" in thick light strokes on black (the MNIST look), ``side`` px."""
-    image = Image.new("L", (side, side), 0)
-    draw = ImageDraw.Draw(image)
-    s = side / 200
-    width = round(14 * s)
-    draw.line([(120 * s, 30 * s), (50 * s, 120 * s), (150 * s, 120 * s)], fill=255, width=width)
-    draw.line([(125 * s, 60 * s), (125 * s, 175 * s)], fill=255, width=width)
-    return image
-
+from tests.helpers import BAD_FILES, good_png, stroke_digit, transparent_strokes
 
 REFERENCE = preprocess(stroke_digit())
 
@@ -62,12 +49,6 @@ def test_output_looks_like_mnist() -> None:
     centre = ((ys * mass).sum() / mass.sum(), (xs * mass).sum() / mass.sum())
     assert centre == pytest.approx((14, 14), abs=0.6)
     assert REFERENCE.max() == 255
-
-
-def transparent_strokes(colour: tuple[int, int, int]) -> Image.Image:
-    image = Image.new("RGBA", (200, 200), (*colour, 0))
-    image.putalpha(stroke_digit())
-    return image
 
 
 def palette_with_transparency() -> Image.Image:
@@ -176,34 +157,6 @@ def test_exif_orientation_is_honoured(tmp_path: Path) -> None:
 def test_blank_images_are_refused(image: Image.Image) -> None:
     with pytest.raises(ImageError, match="no digit found"):
         preprocess(image)
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A valid PNG header claiming ``width`` x ``height`` pixels, with almost no data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    data = zlib.compress(b"\0" * 1000)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
-    )
-
-
-def good_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.eval(stroke_digit(), lambda v: 255 - v).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-BAD_FILES = {
-    "empty.png": (b"", "empty file"),
-    "truncated.png": (good_png()[:300], "cannot decode"),
-    "notes.png": (b"these are my notes, not a picture\n", "not an image"),
-    "bomb.png": (bomb_png(60_000, 60_000), "over the limit"),
-}
 
 
 @pytest.mark.parametrize("name", list(BAD_FILES))

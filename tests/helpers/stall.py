@@ -1,6 +1,6 @@
 """A callback that stops a real run at a chosen batch, so a test can kill or interrupt it there.
 
-Given to the CLI as ``--trainer.callbacks+='{"class_path": "tests.stall.Stall", ...}'`` in a
+Given to the CLI as ``--trainer.callbacks+='{"class_path": "tests.helpers.stall.Stall", ...}'`` in a
 subprocess started from the repository root.
 """
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -16,10 +13,7 @@ import torch
 from mnist_lit.errors import CheckpointError, OutputError
 from mnist_lit.training.checkpoint_io import SafeCheckpointIO
 from mnist_lit.training.checkpoints import load_checkpoint
-
-from .conftest import TinyMNIST
-from .test_cli import cli_args, expect_error, run
-from .tiny_cli import start_cli
+from tests.helpers import TinyMNIST, cli_args, expect_error, run, stall_at, start_cli, wait_for
 
 # dropout and a OneCycle schedule: a resumed run must restore the random state and the schedule
 TRAINING = (
@@ -29,24 +23,6 @@ TRAINING = (
     "--model.schedule", "onecycle",
     "--model.lr", "0.003",
 )  # fmt: skip
-
-
-def stall_at(marker: Path, **where: int | str) -> str:
-    return "--trainer.callbacks+=" + json.dumps(
-        {"class_path": "tests.stall.Stall", "init_args": {"marker": str(marker), **where}}
-    )
-
-
-def wait_for(marker: Path, process: subprocess.Popen[str], seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not marker.exists():
-        if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"the run ended before reaching the marker:\n{output}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the run did not reach the marker in time")
-        time.sleep(0.1)
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:

@@ -13,19 +13,15 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_lit.data.collection import Collection
 from mnist_lit.data import collection as collection_module
-from mnist_lit.data.preprocess import normalize, preprocess
+from mnist_lit.data.collection import Collection
 from mnist_lit.demo.app import DRAW_HINT, DemoActions, blank_canvas, build_app, canvas_image
 from mnist_lit.demo.app import main as demo
 from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.errors import ConfigError
 from mnist_lit.models.classifier import MNISTClassifier
 from mnist_lit.models.convnet import ConvNet
-
-from .conftest import ROOT, TinyMNIST
-from .handwriting import DIGITS, render
-from .test_cli import run
+from tests.helpers import DIGITS, ROOT, TinyMNIST, render, run
 
 pytest.importorskip("gradio")  # the page's outputs (its bar chart's table) need Gradio's pandas
 
@@ -39,18 +35,6 @@ def drawn(digit: int) -> dict[str, Image.Image]:
 def untrained() -> Recogniser:
     torch.manual_seed(0)
     return Recogniser(ConvNet())
-
-
-def test_recogniser_reads_a_drawing_like_predict_would(untrained: Recogniser) -> None:
-    image = render(DIGITS[3])
-    result = untrained(image)
-    assert result.pixels.shape == (28, 28) and result.pixels.dtype == np.uint8
-    np.testing.assert_array_equal(result.pixels, preprocess(image))  # the image the model saw
-    assert result.probabilities.shape == (10,)
-    assert result.probabilities.sum() == pytest.approx(1, abs=1e-5)
-    assert result.digit == result.probabilities.argmax()
-    with pytest.raises(ValueError, match=r"expected \(28, 28\) uint8"):
-        untrained.classify(np.zeros((28, 28), dtype=np.float32))
 
 
 def test_blank_canvas_asks_for_a_digit(untrained: Recogniser, tmp_path: Path) -> None:
@@ -190,16 +174,6 @@ def test_a_save_that_fails_halfway_leaves_no_file(
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # not even hidden temporaries
 
 
-def test_collection_folder_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path / ".")
-    for given in (".", "./", str(tmp_path / "x" / "..")):
-        collection = Collection(given)
-        assert collection.root == tmp_path
-        assert collection.small_root == tmp_path.parent / f"{tmp_path.name}_28x28"
-    with pytest.raises(ConfigError, match="file system root"):
-        Collection("/")
-
-
 def test_the_demo_loads_without_lightning() -> None:
     """Lightning takes seconds to import; reading an image must not need it."""
     code = (
@@ -210,27 +184,6 @@ def test_the_demo_loads_without_lightning() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},
-        {"channels": (8, 16, 32), "hidden": (20, 12)},
-        {"batch_norm": True, "dropout": 0.25, "fc_activation": True},
-    ],
-)
-def test_the_demo_network_gives_the_models_outputs(tmp_path: Path, options: dict) -> None:
-    torch.manual_seed(0)
-    model = MNISTClassifier(**options, mean=0.1307, std=0.3081).eval()
-    path = tmp_path / "model.ckpt"
-    torch.save({"state_dict": model.state_dict(), "hyper_parameters": dict(model.hparams)}, path)
-    recogniser = Recogniser.from_checkpoint(path)
-    image = render(DIGITS[9])
-    result = recogniser(image)
-    with torch.inference_mode():
-        expected = model(normalize(torch.from_numpy(result.pixels)[None, None], 0.1307, 0.3081))
-    np.testing.assert_allclose(result.probabilities, expected.softmax(1)[0].numpy(), atol=1e-6)
 
 
 def test_a_busy_port_is_a_one_line_error(

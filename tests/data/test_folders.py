@@ -11,40 +11,16 @@ from PIL import Image
 
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.folders import list_images
-
-from .conftest import TinyMNIST
-from .test_cli import cli_args, expect_error, run
-from .test_preprocess import BAD_FILES, stroke_digit, transparent_strokes
-
-
-def dark_on_white() -> Image.Image:
-    return Image.eval(stroke_digit(), lambda v: 255 - v)
-
-
-GOOD = {
-    "ok/первый 1.png": lambda p: dark_on_white().save(p),
-    "ok/two.jpg": lambda p: dark_on_white().convert("RGB").save(p, quality=90),
-    "nested/deep/Three.BMP": lambda p: stroke_digit().save(p),
-    "canvas.png": lambda p: transparent_strokes((0, 0, 0)).save(p),
-}
-BAD = {
-    **{name: reason for name, (_, reason) in BAD_FILES.items()},
-    "blank.png": "no digit found",
-}
-
-
-def make_mixed_folder(root: Path) -> None:
-    """Good images in nested folders, every kind of bad file, and files that are not images."""
-    for name, write in GOOD.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        write(root / name)
-    for name, (content, _) in BAD_FILES.items():
-        (root / name).write_bytes(content)
-    Image.new("L", (100, 100), 255).save(root / "blank.png")
-    (root / "readme.txt").write_text("my digits")
-    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
-    (root / ".thumbnails").mkdir()
-    Image.new("L", (10, 10)).save(root / ".thumbnails" / "x.png")
+from tests.helpers import (
+    BAD,
+    GOOD,
+    TinyMNIST,
+    cli_args,
+    dark_on_white,
+    expect_error,
+    make_mixed_folder,
+    run,
+)
 
 
 @pytest.fixture
