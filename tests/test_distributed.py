@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from mnist_lit.data.datamodule import MNISTDataModule, TensorImages
 from mnist_lit.errors import ConfigError
-from mnist_lit.report.command import read_curves
+from mnist_lit.report.curves import read_curves
 from tests.helpers import (
     ROOT,
     FakeTrainer,

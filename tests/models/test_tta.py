@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from mnist_lit.data.datamodule import normalize
-from mnist_lit.models.classifier import MNISTClassifier, shift_image
+from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.models.tta import shift_image
 from tests.helpers import TinyMNIST, run
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from mnist_lit.training import trainer as trainer_module
-from mnist_lit.training.precision import choose_precision, cpu_flags, device_type
+from mnist_lit.training.device import cpu_flags
+from mnist_lit.training.precision import choose_precision, device_type
 from mnist_lit.training.trainer import Trainer
 from tests.helpers import TinyMNIST, run
 

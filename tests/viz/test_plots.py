@@ -7,6 +7,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from mnist_lit.data.preprocess import normalize
+from mnist_lit.experiments import plots as scale_plots
 from mnist_lit.models.convnet import ConvNet
 from mnist_lit.viz import plots
 from mnist_lit.viz.introspect import feature_maps, layer_table
@@ -215,11 +216,11 @@ def test_render_gives_rgb_pixels() -> None:
     assert pixels.shape[1] == 700  # 7 inches at 100 dpi
 
 
-def scale_points(seeds: int) -> list[plots.ScalePoint]:
+def scale_points(seeds: int) -> list[scale_plots.ScalePoint]:
     """3 sizes x 2 epochs: accuracy rises with both, time is 1 s per 1,000 images per epoch."""
     spread = 0.001 if seeds > 1 else float("nan")
     return [
-        plots.ScalePoint(
+        scale_plots.ScalePoint(
             size=size,
             epoch=epoch,
             test_acc=0.95 + 0.01 * epoch + size / 1e7,
@@ -236,7 +237,7 @@ def scale_points(seeds: int) -> list[plots.ScalePoint]:
 
 
 def test_data_scale_has_the_reports_four_panels() -> None:
-    fig = plots.plot_data_scale(scale_points(seeds=3))
+    fig = scale_plots.plot_data_scale(scale_points(seeds=3))
     time, acc, loss, tradeoff = fig.axes
     assert [ax.get_title()[:3] for ax in fig.axes] == ["(a)", "(b)", "(c)", "(d)"]
     legend = [t.get_text() for t in time.get_legend().get_texts()]
@@ -253,11 +254,11 @@ def test_data_scale_has_the_reports_four_panels() -> None:
 
 
 def test_one_seed_draws_no_error_bars_and_learning_curves() -> None:
-    fig = plots.plot_data_scale(scale_points(seeds=1))
+    fig = scale_plots.plot_data_scale(scale_points(seeds=1))
     assert not any(len(c.get_segments()) for ax in fig.axes for c in ax.collections)
-    curves = plots.plot_learning_curves(scale_points(seeds=1))
+    curves = scale_plots.plot_learning_curves(scale_points(seeds=1))
     acc, loss = curves.axes
     assert len(acc.containers) == 3 and list(acc.lines[0].get_xdata()) == [1, 2]
     assert list(loss.lines[2].get_ydata()) == pytest.approx([0.1, 0.05])
     with pytest.raises(ValueError, match="no results"):
-        plots.plot_learning_curves([])
+        scale_plots.plot_learning_curves([])

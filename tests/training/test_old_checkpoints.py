@@ -18,10 +18,9 @@ from PIL import Image
 from mnist_lit.cli import main
 from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.report.command import main as report
+from tests.helpers import CONFIG, TinyMNIST
 
-from .conftest import CONFIG, TinyMNIST
-
-OLD = Path(__file__).parent / "fixtures" / "v0.1.0-fast.ckpt"
+OLD = Path(__file__).parents[1] / "fixtures" / "v0.1.0-fast.ckpt"
 OLD_TEST_ACCURACY = 0.9923
 """``test/acc`` of ``OLD`` on MNIST's test set, measured by the code that wrote it."""
 

@@ -18,8 +18,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from mnist_lit.cli import MNISTLightningCLI, main
 from mnist_lit.training.runs import claim_run_dir, resumable_run
-
-from .conftest import CONFIG, ROOT, TinyMNIST
+from tests.helpers import CONFIG, ROOT, TinyMNIST
 
 LAUNCH = """
 import json, sys

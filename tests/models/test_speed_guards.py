@@ -10,8 +10,7 @@ import torch
 
 from mnist_lit.cli import main
 from mnist_lit.models.graphs import why_not
-
-from .conftest import CONFIG, TinyMNIST
+from tests.helpers import CONFIG, TinyMNIST
 
 CUDA = torch.device("cuda", 0)
 
