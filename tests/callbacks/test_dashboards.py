@@ -59,21 +59,24 @@ def test_figures_can_be_thinned_or_turned_off(tiny_mnist: TinyMNIST, tmp_path: P
     steps = [image.step for image in events(Path(fit.trainer.log_dir)).Images("val/predictions")]
     assert len(steps) == 2  # epoch 2, and the last epoch (3)
 
-    fit = run("fit", tiny_mnist, tmp_path / "b", "--dashboards.figures", "false")
+    fit = run(
+        "fit", tiny_mnist, tmp_path / "b", "--trainer.max_epochs", "1",
+        "--dashboards.figures", "false",
+    )  # fmt: skip
     board = events(Path(fit.trainer.log_dir))
     assert board.Tags()["images"] == []
     assert "val/acc" in board.Tags()["scalars"] and hparams_of(board)[0]["stage"] == "fit"
 
 
 def test_runs_without_tensorboard(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.logger", "false")
-    assert fit.trainer.current_epoch == 3  # trained all epochs; nothing to draw into
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2", "--trainer.logger", "false")
+    assert fit.trainer.current_epoch == 2  # trained all epochs; nothing to draw into
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert not list(tmp_path.rglob("events.out.tfevents.*"))
 
 
 def test_hparams_yaml_keeps_lightnings_format(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
-    fit = run("fit", tiny_mnist, tmp_path)
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
     saved = yaml.safe_load((Path(fit.trainer.log_dir) / "hparams.yaml").read_text())
     assert saved["channels"] == [32, 64, 128] and saved["batch_size"] == 32  # model and data
 
@@ -81,7 +84,7 @@ def test_hparams_yaml_keeps_lightnings_format(tiny_mnist: TinyMNIST, tmp_path: P
 def test_without_validation_feature_maps_come_from_training(
     tiny_mnist: TinyMNIST, tmp_path: Path
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--data.val_size", "0")
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1", "--data.val_size", "0")
     tags = events(Path(fit.trainer.log_dir)).Tags()
     assert "model/feature_maps" in tags["images"]
     assert not any(tag.startswith("val/") for tag in tags["images"] + tags["scalars"])

@@ -17,6 +17,7 @@ from tests.helpers.data import (
     SHARED_MNIST,
     FakeTrainer,
     TinyMNIST,
+    TrainedModel,
     write_tiny_mnist,
 )
 from tests.helpers.handwriting import DIGITS, Stroke, render
@@ -44,6 +45,7 @@ __all__ = [
     "FakeTrainer",
     "Stroke",
     "TinyMNIST",
+    "TrainedModel",
     "cli_args",
     "dark_on_white",
     "events",

@@ -42,6 +42,16 @@ def write_tiny_mnist(
     return TinyMNIST(mirror, train_images, train_labels, test_images, test_labels, checksums)
 
 
+@dataclass
+class TrainedModel:
+    """A model trained on tiny data."""
+
+    run_dir: Path
+    """Its run folder (``lightning_logs/version_0``)."""
+    best: Path
+    """Its best checkpoint."""
+
+
 class FakeTrainer:
     """What the datamodule asks of a Trainer to split data across processes."""
 

@@ -9,27 +9,29 @@ import torch
 
 from mnist_lit.data.datamodule import normalize
 from mnist_lit.models.classifier import MNISTClassifier, shift_image
-from tests.helpers import TinyMNIST, run
+from tests.helpers import TinyMNIST, TrainedModel, run
 
 
 def test_tta_is_a_setting_of_use_for_any_checkpoint(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_mnist: TinyMNIST,
+    tiny_model: TrainedModel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
-    plain = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best").trainer.callback_metrics
+    best = ("--ckpt_path", str(tiny_model.best))
+    plain = run("test", tiny_mnist, tmp_path, *best).trainer.callback_metrics
     assert "test/acc_tta" not in plain and "Test-time" not in capsys.readouterr().out
-    tta = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best", "--model.tta", "2")
+    tta = run("test", tiny_mnist, tmp_path, *best, "--model.tta", "2")
     metrics = tta.trainer.callback_metrics
     assert metrics["test/acc"] == plain["test/acc"]  # the plain figure is unchanged
     assert 0.5 < metrics["test/acc_tta"] <= 1
     assert "Test-time augmentation (tta 2): accuracy" in capsys.readouterr().out
-    assert "tta" not in torch.load(tta.config.test.ckpt_path, weights_only=True)["hyper_parameters"]
+    assert "tta" not in torch.load(tiny_model.best, weights_only=True)["hyper_parameters"]
 
     csv_path = tmp_path / "p.csv"
-    run("predict", tiny_mnist, tmp_path, "--ckpt_path", "best", "--model.tta", "2",
-        "--predictions", str(csv_path))  # fmt: skip
+    run("predict", tiny_mnist, tmp_path, *best, "--model.tta", "2", "--predictions", str(csv_path))
     row = next(csv.DictReader(csv_path.open()))
-    model = MNISTClassifier.load_from_checkpoint(tta.config.test.ckpt_path).eval()
+    model = MNISTClassifier.load_from_checkpoint(tiny_model.best).eval()
     image = normalize(torch.from_numpy(tiny_mnist.test_images[:1]).unsqueeze(1))
     copies = [image] + [
         shift_image(image, dy, dx, -1.0) for dy, dx in ((-2, 0), (2, 0), (0, -2), (0, 2))

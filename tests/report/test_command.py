@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mnist_lit.report.command import main as report
-from tests.helpers import ROOT, TinyMNIST, run
+from tests.helpers import ROOT, TinyMNIST, TrainedModel, run
 
 FIGURES = {
     "samples",
@@ -31,15 +32,19 @@ def data_args(tiny: TinyMNIST, root: Path) -> list[str]:
 
 
 def test_report_writes_every_figure_and_matches_test(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_mnist: TinyMNIST,
+    tiny_model: TrainedModel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
+    run_dir = tmp_path / "lightning_logs" / "version_0"
+    shutil.copytree(tiny_model.run_dir, run_dir)  # a trained run of this test's own
     test = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
-    logs = str(Path(fit.trainer.log_dir).parent)
     capsys.readouterr()
 
+    logs = str(run_dir.parent)
     page = report(["--ckpt_path", "best", "--logs", logs, *data_args(tiny_mnist, tmp_path)])
-    out = Path(fit.trainer.log_dir) / "report"  # the default: beside the checkpoints
+    out = run_dir / "report"  # the default: beside the checkpoints
     assert page == out / "report.md"
     assert {p.stem for p in out.glob("*.png")} == FIGURES
     for png in out.glob("*.png"):
@@ -62,10 +67,9 @@ def test_report_writes_every_figure_and_matches_test(
 
 
 def test_report_on_a_labelled_folder_into_a_chosen_folder(
-    tiny_mnist: TinyMNIST, tmp_path: Path
+    tiny_mnist: TinyMNIST, tiny_model: TrainedModel, tmp_path: Path
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
-    ckpt = next((Path(fit.trainer.log_dir) / "checkpoints").glob("best-*.ckpt"))
+    ckpt = tiny_model.best
     folder = tmp_path / "mine"
     for i, (pixels, label) in enumerate(
         zip(tiny_mnist.test_images[:30], tiny_mnist.test_labels[:30], strict=True)
@@ -108,15 +112,14 @@ def test_mistakes_give_one_line(
 
 
 def test_a_folder_of_unusable_files_is_named(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_model: TrainedModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
     (tmp_path / "bad" / "7").mkdir(parents=True)
     (tmp_path / "bad" / "7" / "a.png").write_bytes(b"not an image")
     capsys.readouterr()
     with pytest.raises(SystemExit):
         report([
-            "--ckpt_path", "last", "--logs", str(Path(fit.trainer.log_dir).parent),
+            "--ckpt_path", str(tiny_model.best),
             "--data.custom_dir", str(tmp_path / "bad"), "--data.num_workers", "0",
         ])  # fmt: skip
     err = capsys.readouterr().err
