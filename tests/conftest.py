@@ -3,6 +3,7 @@ session, and the real MNIST mirror when present. Helpers live in ``tests/helpers
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from tests.helpers import (
     CONFIG,
     PRESETS,
     SHARED_MNIST,
+    Mistakes,
     TinyMNIST,
     TrainedModel,
+    make_mistakes,
     run,
     write_tiny_mnist,
 )
@@ -28,7 +31,7 @@ def tiny_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyMNIST:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
-    """The default model trained 2 epochs on ``tiny_mnist``'s data, once.
+    """The default model trained 2 epochs on ``tiny_mnist``'s data, and its test predictions, once.
 
     For tests that only use a trained model (``test``, ``predict``, the report, the demo): they
     pass ``--ckpt_path`` its checkpoint and must not write into its run folder.
@@ -39,7 +42,19 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
         tiny = write_tiny_mnist(root / "mirror", monkeypatch)
         fit = run("fit", tiny, root, "--trainer.max_epochs", "2")
         run_dir = Path(fit.trainer.log_dir)
-    return TrainedModel(run_dir, next((run_dir / "checkpoints").glob("best-*.ckpt")))
+        best = next((run_dir / "checkpoints").glob("best-*.ckpt"))
+        predictions = root / "predictions.csv"
+        run("predict", tiny, root, "--ckpt_path", str(best), "--predictions", str(predictions))
+    with predictions.open(newline="") as file:
+        return TrainedModel(run_dir, best, list(csv.DictReader(file)))
+
+
+@pytest.fixture
+def mistakes(
+    tiny_mnist: TinyMNIST, tiny_model: TrainedModel, monkeypatch: pytest.MonkeyPatch
+) -> Mistakes:
+    """``tiny_mnist`` labelled so that ``tiny_model`` is right on all test images but 7, of 7 digits."""
+    return make_mistakes(tiny_mnist, tiny_model, monkeypatch)
 
 
 @pytest.fixture

@@ -7,7 +7,16 @@ import torch
 import yaml
 
 from mnist_lit.callbacks.dashboards import Dashboards
-from tests.helpers import TinyMNIST, events, hparams_of, run
+from tests.helpers import (
+    Mistakes,
+    TinyMNIST,
+    TrainedModel,
+    events,
+    hparams_of,
+    image,
+    run,
+    shown_images,
+)
 
 
 def test_fit_and_test_fill_every_tensorboard_tab(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
@@ -49,6 +58,18 @@ def test_fit_and_test_fill_every_tensorboard_tab(tiny_mnist: TinyMNIST, tmp_path
     } <= set(board.Tags()["images"])
     params, _ = hparams_of(board)
     assert params["stage"] == "test" and str(params["ckpt_path"]).endswith(".ckpt")
+
+
+def test_the_test_figures_show_the_mistakes_most_confident_first(
+    mistakes: Mistakes, tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    test = run("test", mistakes.tiny, tmp_path, "--ckpt_path", str(tiny_model.best))
+    board = events(Path(test.trainer.log_dir))
+    candidates = mistakes.tiny.test_images
+    shown = shown_images(image(board, "test/misclassified"), candidates)
+    assert shown == [(i, "red") for i in mistakes.wrong]  # all 7, and no right answer
+    shown = shown_images(image(board, "test/predictions"), candidates)
+    assert shown == [(i, "red" if i in mistakes.wrong else "green") for i in range(32)]
 
 
 def test_figures_can_be_thinned_or_turned_off(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:

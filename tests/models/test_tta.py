@@ -4,12 +4,13 @@ the plain accuracy by ``test`` and as averaged probabilities by ``predict``."""
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from mnist_lit.data.datamodule import normalize
 from mnist_lit.models.classifier import MNISTClassifier, shift_image
-from tests.helpers import TinyMNIST, TrainedModel, run
+from tests.helpers import TinyMNIST, TrainedModel, relabel_test_images, run
 
 
 def test_tta_is_a_setting_of_use_for_any_checkpoint(
@@ -39,6 +40,30 @@ def test_tta_is_a_setting_of_use_for_any_checkpoint(
     with torch.no_grad():
         expected = torch.stack([model(c).softmax(dim=1)[0] for c in copies]).mean(dim=0)
     assert [float(row[f"p{d}"]) for d in range(10)] == pytest.approx(expected.tolist(), abs=1e-4)
+
+
+def test_tta_accuracy_is_that_of_the_tta_answers_of_predict(
+    tiny_mnist: TinyMNIST,
+    tiny_model: TrainedModel,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``test/acc_tta`` is the accuracy of the answers ``predict --model.tta`` gives."""
+    plain = np.array([int(row["prediction"]) for row in tiny_model.predictions])
+    tiny = relabel_test_images(tiny_mnist, plain, monkeypatch)  # every plain answer is right
+    tta = ("--ckpt_path", str(tiny_model.best), "--model.tta", "8")
+    csv_path = tmp_path / "tta.csv"
+    run("predict", tiny, tmp_path, *tta, "--predictions", str(csv_path))
+    with csv_path.open(newline="") as file:
+        right = sum(row["prediction"] == row["label"] for row in csv.DictReader(file))
+    assert 150 < right < 190  # shifts of 8 pixels change some answers, deliberately
+
+    test = run("test", tiny, tmp_path, *tta)
+    assert float(test.trainer.callback_metrics["test/acc"]) == 1.0
+    assert float(test.trainer.callback_metrics["test/acc_tta"]) == pytest.approx(right / 200)
+    out = capsys.readouterr().out
+    assert f"Test-time augmentation (tta 8): accuracy {right / 200:.2%}" in out
 
 
 def test_shift_image_moves_pixels_and_fills_the_edge() -> None:
