@@ -13,9 +13,9 @@ import pytest
 from mnist_lit import files
 from tests.helpers import (
     TinyMNIST,
+    TrainedModel,
     cli_args,
     expect_error,
-    run,
     stall_at,
     start_cli,
     wait_for,
@@ -96,10 +96,9 @@ def test_a_read_only_log_folder_is_one_line(
 
 
 @pytest.fixture
-def trained(tiny_mnist: TinyMNIST, tmp_path: Path) -> list[str]:
-    """``--ckpt_path`` of a model trained for one epoch on the tiny data."""
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
-    return ["--ckpt_path", str(Path(fit.trainer.log_dir) / "checkpoints" / "last.ckpt")]
+def trained(tiny_model: TrainedModel) -> list[str]:
+    """``--ckpt_path`` of a model trained on the tiny data."""
+    return ["--ckpt_path", str(tiny_model.best)]
 
 
 def parts(folder: Path) -> list[Path]:

@@ -17,6 +17,7 @@ from tests.helpers import (
     ROOT,
     FakeTrainer,
     TinyMNIST,
+    TrainedModel,
     cli_args,
     make_mixed_folder,
     run,
@@ -65,10 +66,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("source", ["mnist", "folder"])
 def test_two_processes_predict_each_image_once(
-    tiny_mnist: TinyMNIST, tmp_path: Path, source: str
+    tiny_mnist: TinyMNIST, tiny_model: TrainedModel, tmp_path: Path, source: str
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
-    args = ["--ckpt_path", str(Path(fit.trainer.log_dir) / "checkpoints" / "last.ckpt")]
+    args = ["--ckpt_path", str(tiny_model.best)]
     if source == "folder":  # good images, broken ones and non-images, nested
         make_mixed_folder(tmp_path / "mine")
         args += ["--data.predict_dir", str(tmp_path / "mine"), "--data.batch_size", "3"]

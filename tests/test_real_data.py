@@ -13,6 +13,7 @@ from mnist_lit.data.datamodule import MNISTDataModule, TensorImages, normalize
 from mnist_lit.data.mnist import fetch_mnist
 from mnist_lit.data.preprocess import preprocess
 from mnist_lit.data.synthetic import canvas, on_paper
+from mnist_lit.models.classifier import MNISTClassifier
 from tests.helpers import CONFIG
 
 
@@ -75,25 +76,25 @@ def write_disguised(images: np.ndarray, labels: np.ndarray, root: Path, kind: st
 
 
 @pytest.mark.slow
-def test_disguised_test_digits_score_as_the_originals(real_mnist: Path, tmp_path: Path) -> None:
+def test_disguised_test_digits_score_as_the_originals(
+    real_mnist: Path, real_model: Path, tmp_path: Path
+) -> None:
     common = [
         "--config", CONFIG,
         "--data.mirror", str(real_mnist),
         "--data.data_dir", str(tmp_path / "data"),
-        "--data.train_size", "20000",
-        "--trainer.max_epochs", "1",
         "--trainer.default_root_dir", str(tmp_path),
         "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false",
     ]  # fmt: skip
-    fit = main(["fit", *common])
     images, labels = mnist_test_digits(real_mnist, tmp_path / "data", 1000)
-    model = fit.model.eval()
+    model = MNISTClassifier.load_from_checkpoint(real_model).eval()
     with torch.no_grad():
         logits = model(normalize(torch.from_numpy(images).unsqueeze(1)))
     original = float((logits.argmax(1).numpy() == labels).mean())
     for kind in ("paper", "canvas"):
         folder = write_disguised(images, labels, tmp_path / "user", kind)
-        test = main(["test", *common, "--ckpt_path", "best", "--data.custom_dir", str(folder)])
+        args = ["--ckpt_path", str(real_model), "--data.custom_dir", str(folder)]
+        test = main(["test", *common, *args])
         accuracy = float(test.trainer.callback_metrics["test/acc"])
         assert accuracy >= original - 0.015, (kind, accuracy, original)

@@ -7,7 +7,16 @@ import torch
 import yaml
 
 from mnist_lit.callbacks.dashboards import Dashboards
-from tests.helpers import TinyMNIST, events, hparams_of, run
+from tests.helpers import (
+    Mistakes,
+    TinyMNIST,
+    TrainedModel,
+    events,
+    hparams_of,
+    image,
+    run,
+    shown_images,
+)
 
 
 def test_fit_and_test_fill_every_tensorboard_tab(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
@@ -51,6 +60,18 @@ def test_fit_and_test_fill_every_tensorboard_tab(tiny_mnist: TinyMNIST, tmp_path
     assert params["stage"] == "test" and str(params["ckpt_path"]).endswith(".ckpt")
 
 
+def test_the_test_figures_show_the_mistakes_most_confident_first(
+    mistakes: Mistakes, tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    test = run("test", mistakes.tiny, tmp_path, "--ckpt_path", str(tiny_model.best))
+    board = events(Path(test.trainer.log_dir))
+    candidates = mistakes.tiny.test_images
+    shown = shown_images(image(board, "test/misclassified"), candidates)
+    assert shown == [(i, "red") for i in mistakes.wrong]  # all 7, and no right answer
+    shown = shown_images(image(board, "test/predictions"), candidates)
+    assert shown == [(i, "red" if i in mistakes.wrong else "green") for i in range(32)]
+
+
 def test_figures_can_be_thinned_or_turned_off(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
     fit = run(
         "fit", tiny_mnist, tmp_path / "a", "--trainer.max_epochs", "3",
@@ -59,21 +80,24 @@ def test_figures_can_be_thinned_or_turned_off(tiny_mnist: TinyMNIST, tmp_path: P
     steps = [image.step for image in events(Path(fit.trainer.log_dir)).Images("val/predictions")]
     assert len(steps) == 2  # epoch 2, and the last epoch (3)
 
-    fit = run("fit", tiny_mnist, tmp_path / "b", "--dashboards.figures", "false")
+    fit = run(
+        "fit", tiny_mnist, tmp_path / "b", "--trainer.max_epochs", "1",
+        "--dashboards.figures", "false",
+    )  # fmt: skip
     board = events(Path(fit.trainer.log_dir))
     assert board.Tags()["images"] == []
     assert "val/acc" in board.Tags()["scalars"] and hparams_of(board)[0]["stage"] == "fit"
 
 
 def test_runs_without_tensorboard(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.logger", "false")
-    assert fit.trainer.current_epoch == 3  # trained all epochs; nothing to draw into
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2", "--trainer.logger", "false")
+    assert fit.trainer.current_epoch == 2  # trained all epochs; nothing to draw into
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert not list(tmp_path.rglob("events.out.tfevents.*"))
 
 
 def test_hparams_yaml_keeps_lightnings_format(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
-    fit = run("fit", tiny_mnist, tmp_path)
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
     saved = yaml.safe_load((Path(fit.trainer.log_dir) / "hparams.yaml").read_text())
     assert saved["channels"] == [32, 64, 128] and saved["batch_size"] == 32  # model and data
 
@@ -81,7 +105,7 @@ def test_hparams_yaml_keeps_lightnings_format(tiny_mnist: TinyMNIST, tmp_path: P
 def test_without_validation_feature_maps_come_from_training(
     tiny_mnist: TinyMNIST, tmp_path: Path
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--data.val_size", "0")
+    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1", "--data.val_size", "0")
     tags = events(Path(fit.trainer.log_dir)).Tags()
     assert "model/feature_maps" in tags["images"]
     assert not any(tag.startswith("val/") for tag in tags["images"] + tags["scalars"])

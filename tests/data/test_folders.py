@@ -15,6 +15,7 @@ from tests.helpers import (
     BAD,
     GOOD,
     TinyMNIST,
+    TrainedModel,
     cli_args,
     dark_on_white,
     expect_error,
@@ -24,9 +25,8 @@ from tests.helpers import (
 
 
 @pytest.fixture
-def checkpoint_args(tiny_mnist: TinyMNIST, tmp_path: Path) -> list[str]:
-    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
-    return ["--ckpt_path", "last"]
+def checkpoint_args(tiny_model: TrainedModel) -> list[str]:
+    return ["--ckpt_path", str(tiny_model.best)]
 
 
 def test_listing_skips_what_is_not_an_image(tmp_path: Path) -> None:

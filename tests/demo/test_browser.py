@@ -2,8 +2,9 @@
 
 Digits are drawn as mouse strokes on the canvas (``handwriting.DIGITS``), never pasted as images.
 Skipped when Chromium (Debian package ``chromium``), Playwright or Gradio is missing. The slow test
-trains the default configuration for one epoch on real MNIST; set ``MNIST_LIT_DEMO_CKPT`` to a
-checkpoint to test that one instead (screenshots are written to ``MNIST_LIT_SCREENSHOTS`` if set).
+reads the digits with the fast preset trained on 20,000 real MNIST images (``real_model``, 99% of
+the validation images right); set ``MNIST_LIT_DEMO_CKPT`` to a checkpoint to test that one instead
+(screenshots are written to ``MNIST_LIT_SCREENSHOTS`` if set).
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from typing import Any
 
 import pytest
 
-from mnist_lit.data import mnist as fetch
-from mnist_lit.data.synthetic import write_mnist_files
-from tests.helpers import CONFIG, DIGITS, ROOT, Stroke
+from tests.helpers import DIGITS, ROOT, Stroke, TrainedModel
 
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -40,19 +39,6 @@ BIN = "#canvas button[aria-label='Clear canvas']"
 
 BOX = 0.6
 """Share of the canvas's visible height the drawn digit spans."""
-
-
-def fit(root: Path, mirror: Path, *extra: str) -> Path:
-    """Train with the default config in a subprocess, as a user does; return the best checkpoint."""
-    command = [
-        sys.executable, "-m", "mnist_lit", "fit", "--config", CONFIG,
-        "--data.mirror", str(mirror), "--data.data_dir", str(root / "data"),
-        "--trainer.default_root_dir", str(root), "--trainer.enable_progress_bar", "false",
-        *extra,
-    ]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return next((root / "lightning_logs").glob("version_*/checkpoints/best-*.ckpt"))
 
 
 class Demo:
@@ -202,15 +188,10 @@ def open_page(browser: Any, demo: Demo) -> Page:
 
 
 def test_draw_read_save_clear_in_the_browser(
-    browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    browser: Any, tiny_model: TrainedModel, tmp_path: Path
 ) -> None:
     """The page's mechanics with a model trained for a moment on made-up digits."""
-    mirror = tmp_path / "mirror"
-    checksums = write_mnist_files(mirror, train=300, test=50)
-    for name, md5 in checksums.items():
-        monkeypatch.setitem(fetch.FILES, name, md5)
-    checkpoint = fit_tiny(tmp_path, mirror)
-    demo = Demo(checkpoint, tmp_path / "drawings")
+    demo = Demo(tiny_model.best, tmp_path / "drawings")
     try:
         page = open_page(browser, demo)
         sync_api.expect(page.message).to_have_text("Draw a digit on the canvas.")
@@ -242,31 +223,13 @@ def test_draw_read_save_clear_in_the_browser(
         demo.stop()
 
 
-def fit_tiny(root: Path, mirror: Path) -> Path:
-    """Train one epoch on made-up digits, in-process (made-up files have their own checksums)."""
-    from mnist_lit.cli import main
-
-    args = [
-        "fit", "--config", CONFIG, "--data.mirror", str(mirror),
-        "--data.data_dir", str(root / "data"), "--data.val_size", "50",
-        "--trainer.default_root_dir", str(root), "--trainer.max_epochs", "1",
-        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-    ]  # fmt: skip
-    main(args)
-    return next((root / "lightning_logs").glob("version_*/checkpoints/best-*.ckpt"))
-
-
 @pytest.fixture(scope="module")
-def real_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``MNIST_LIT_DEMO_CKPT``, or the default config trained one epoch on real MNIST."""
+def real_checkpoint(request: pytest.FixtureRequest) -> Path:
+    """``MNIST_LIT_DEMO_CKPT``, or the fast preset trained on 20,000 real MNIST images."""
     if "MNIST_LIT_DEMO_CKPT" in os.environ:
         return Path(os.environ["MNIST_LIT_DEMO_CKPT"])
-    from tests.helpers import SHARED_MNIST
-
-    if not SHARED_MNIST.is_dir():
-        pytest.skip(f"real MNIST not found in {SHARED_MNIST}")
-    root = tmp_path_factory.mktemp("real")
-    return fit(root, SHARED_MNIST, "--trainer.max_epochs", "1")
+    checkpoint: Path = request.getfixturevalue("real_model")
+    return checkpoint
 
 
 @pytest.mark.slow

@@ -16,9 +16,14 @@ from tests.helpers.cli import (
 from tests.helpers.data import (
     SHARED_MNIST,
     FakeTrainer,
+    Mistakes,
     TinyMNIST,
+    TrainedModel,
+    make_mistakes,
+    relabel_test_images,
     write_tiny_mnist,
 )
+from tests.helpers.figures import Tile, shown_images, tiles
 from tests.helpers.handwriting import DIGITS, Stroke, render
 from tests.helpers.images import (
     BAD,
@@ -30,7 +35,7 @@ from tests.helpers.images import (
     stroke_digit,
     transparent_strokes,
 )
-from tests.helpers.tensorboard import events, hparams_of
+from tests.helpers.tensorboard import events, hparams_of, image
 
 __all__ = [
     "BAD",
@@ -42,21 +47,29 @@ __all__ = [
     "ROOT",
     "SHARED_MNIST",
     "FakeTrainer",
+    "Mistakes",
     "Stroke",
+    "Tile",
     "TinyMNIST",
+    "TrainedModel",
     "cli_args",
     "dark_on_white",
     "events",
     "expect_error",
     "good_png",
     "hparams_of",
+    "image",
+    "make_mistakes",
     "make_mixed_folder",
+    "relabel_test_images",
     "render",
     "run",
     "run_cli",
+    "shown_images",
     "stall_at",
     "start_cli",
     "stroke_digit",
+    "tiles",
     "transparent_strokes",
     "wait_for",
     "write_tiny_mnist",

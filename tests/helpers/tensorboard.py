@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -29,3 +32,10 @@ def hparams_of(accumulator: EventAccumulator) -> tuple[dict[str, object], list[s
         for key, value in start.hparams.items()
     }
     return values, [info.name.tag for info in experiment.metric_infos]
+
+
+def image(accumulator: EventAccumulator, tag: str) -> np.ndarray:
+    """The last image logged under ``tag``, as ``(H, W, 3)`` uint8 pixels."""
+    encoded = accumulator.Images(tag)[-1].encoded_image_string
+    with Image.open(io.BytesIO(encoded)) as picture:
+        return np.asarray(picture.convert("RGB"))

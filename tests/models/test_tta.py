@@ -4,33 +4,36 @@ the plain accuracy by ``test`` and as averaged probabilities by ``predict``."""
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from mnist_lit.data.datamodule import normalize
 from mnist_lit.models.classifier import MNISTClassifier
 from mnist_lit.models.tta import shift_image
-from tests.helpers import TinyMNIST, run
+from tests.helpers import TinyMNIST, TrainedModel, relabel_test_images, run
 
 
 def test_tta_is_a_setting_of_use_for_any_checkpoint(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_mnist: TinyMNIST,
+    tiny_model: TrainedModel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
-    plain = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best").trainer.callback_metrics
+    best = ("--ckpt_path", str(tiny_model.best))
+    plain = run("test", tiny_mnist, tmp_path, *best).trainer.callback_metrics
     assert "test/acc_tta" not in plain and "Test-time" not in capsys.readouterr().out
-    tta = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best", "--model.tta", "2")
+    tta = run("test", tiny_mnist, tmp_path, *best, "--model.tta", "2")
     metrics = tta.trainer.callback_metrics
     assert metrics["test/acc"] == plain["test/acc"]  # the plain figure is unchanged
     assert 0.5 < metrics["test/acc_tta"] <= 1
     assert "Test-time augmentation (tta 2): accuracy" in capsys.readouterr().out
-    assert "tta" not in torch.load(tta.config.test.ckpt_path, weights_only=True)["hyper_parameters"]
+    assert "tta" not in torch.load(tiny_model.best, weights_only=True)["hyper_parameters"]
 
     csv_path = tmp_path / "p.csv"
-    run("predict", tiny_mnist, tmp_path, "--ckpt_path", "best", "--model.tta", "2",
-        "--predictions", str(csv_path))  # fmt: skip
+    run("predict", tiny_mnist, tmp_path, *best, "--model.tta", "2", "--predictions", str(csv_path))
     row = next(csv.DictReader(csv_path.open()))
-    model = MNISTClassifier.load_from_checkpoint(tta.config.test.ckpt_path).eval()
+    model = MNISTClassifier.load_from_checkpoint(tiny_model.best).eval()
     image = normalize(torch.from_numpy(tiny_mnist.test_images[:1]).unsqueeze(1))
     copies = [image] + [
         shift_image(image, dy, dx, -1.0) for dy, dx in ((-2, 0), (2, 0), (0, -2), (0, 2))
@@ -38,6 +41,30 @@ def test_tta_is_a_setting_of_use_for_any_checkpoint(
     with torch.no_grad():
         expected = torch.stack([model(c).softmax(dim=1)[0] for c in copies]).mean(dim=0)
     assert [float(row[f"p{d}"]) for d in range(10)] == pytest.approx(expected.tolist(), abs=1e-4)
+
+
+def test_tta_accuracy_is_that_of_the_tta_answers_of_predict(
+    tiny_mnist: TinyMNIST,
+    tiny_model: TrainedModel,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``test/acc_tta`` is the accuracy of the answers ``predict --model.tta`` gives."""
+    plain = np.array([int(row["prediction"]) for row in tiny_model.predictions])
+    tiny = relabel_test_images(tiny_mnist, plain, monkeypatch)  # every plain answer is right
+    tta = ("--ckpt_path", str(tiny_model.best), "--model.tta", "8")
+    csv_path = tmp_path / "tta.csv"
+    run("predict", tiny, tmp_path, *tta, "--predictions", str(csv_path))
+    with csv_path.open(newline="") as file:
+        right = sum(row["prediction"] == row["label"] for row in csv.DictReader(file))
+    assert 150 < right < 190  # shifts of 8 pixels change some answers, deliberately
+
+    test = run("test", tiny, tmp_path, *tta)
+    assert float(test.trainer.callback_metrics["test/acc"]) == 1.0
+    assert float(test.trainer.callback_metrics["test/acc_tta"]) == pytest.approx(right / 200)
+    out = capsys.readouterr().out
+    assert f"Test-time augmentation (tta 8): accuracy {right / 200:.2%}" in out
 
 
 def test_shift_image_moves_pixels_and_fills_the_edge() -> None:

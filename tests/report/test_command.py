@@ -2,15 +2,17 @@
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from mnist_lit.report.command import main as report
-from tests.helpers import ROOT, TinyMNIST, run
+from tests.helpers import ROOT, Mistakes, TinyMNIST, TrainedModel, run, shown_images
 
 FIGURES = {
     "samples",
@@ -31,15 +33,19 @@ def data_args(tiny: TinyMNIST, root: Path) -> list[str]:
 
 
 def test_report_writes_every_figure_and_matches_test(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_mnist: TinyMNIST,
+    tiny_model: TrainedModel,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
+    run_dir = tmp_path / "lightning_logs" / "version_0"
+    shutil.copytree(tiny_model.run_dir, run_dir)  # a trained run of this test's own
     test = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
-    logs = str(Path(fit.trainer.log_dir).parent)
     capsys.readouterr()
 
+    logs = str(run_dir.parent)
     page = report(["--ckpt_path", "best", "--logs", logs, *data_args(tiny_mnist, tmp_path)])
-    out = Path(fit.trainer.log_dir) / "report"  # the default: beside the checkpoints
+    out = run_dir / "report"  # the default: beside the checkpoints
     assert page == out / "report.md"
     assert {p.stem for p in out.glob("*.png")} == FIGURES
     for png in out.glob("*.png"):
@@ -62,10 +68,9 @@ def test_report_writes_every_figure_and_matches_test(
 
 
 def test_report_on_a_labelled_folder_into_a_chosen_folder(
-    tiny_mnist: TinyMNIST, tmp_path: Path
+    tiny_mnist: TinyMNIST, tiny_model: TrainedModel, tmp_path: Path
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
-    ckpt = next((Path(fit.trainer.log_dir) / "checkpoints").glob("best-*.ckpt"))
+    ckpt = tiny_model.best
     folder = tmp_path / "mine"
     for i, (pixels, label) in enumerate(
         zip(tiny_mnist.test_images[:30], tiny_mnist.test_labels[:30], strict=True)
@@ -83,6 +88,49 @@ def test_report_on_a_labelled_folder_into_a_chosen_folder(
     assert [f["file"] for f in metrics["unusable_files"]] == ["3/broken.png"]
     assert "1 file could not be used** and is not counted" in (out / "report.md").read_text()
     assert (out / "misclassified.png").is_file()
+
+
+def report_digit_table(page: str) -> dict[str, tuple[float, int]]:
+    """report.md's table of accuracy per digit: ``{digit: (accuracy in %, images)}``."""
+    rows = re.findall(r"^\| (\d) \| ([\d.]+)% \| ([\d,]+) \|", page, flags=re.MULTILINE)
+    return {digit: (float(acc), int(images.replace(",", ""))) for digit, acc, images in rows}
+
+
+def test_the_report_counts_exactly_the_mistakes(
+    mistakes: Mistakes, tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    """Accuracy per true digit adds up to the overall one; the mistakes, and only they, are shown."""
+    out = tmp_path / "report"
+    report([
+        "--ckpt_path", str(tiny_model.best), "--out", str(out),
+        *data_args(mistakes.tiny, tmp_path),
+    ])  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["images"] == 200 and metrics["errors"] == len(mistakes.wrong) == 7
+    assert metrics["accuracy"] == pytest.approx(mistakes.right / 200)
+    labels = mistakes.tiny.test_labels
+    images = {str(d): int((labels == d).sum()) for d in range(10)}
+    right = {str(d): int(((labels == d) & (mistakes.predicted == d)).sum()) for d in range(10)}
+    assert [sum(row) for row in metrics["confusion_matrix"]] == list(images.values())
+    for d, accuracy in metrics["accuracy_per_digit"].items():
+        assert accuracy == pytest.approx(right[d] / images[d]), d
+    table = report_digit_table((out / "report.md").read_text())
+    assert table == {
+        d: (pytest.approx(100 * right[d] / images[d], abs=0.005), images[d]) for d in images
+    }
+    assert sum(acc / 100 * n for acc, n in table.values()) == pytest.approx(
+        mistakes.right, abs=0.01
+    )
+    assert "| errors | 7 of 200 |" in (out / "report.md").read_text()
+
+    # the figures show the test images themselves: which ones, and in what colour, can be seen
+    with Image.open(out / "misclassified.png") as png:
+        shown = shown_images(np.asarray(png.convert("RGB")), mistakes.tiny.test_images)
+    assert shown == [(i, "red") for i in mistakes.wrong]  # all 7, the most confident first
+    with Image.open(out / "predictions.png") as png:
+        shown = shown_images(np.asarray(png.convert("RGB")), mistakes.tiny.test_images)
+    assert shown == [(i, "red" if i in mistakes.wrong else "green") for i in range(32)]
+    assert "red" in {colour for _, colour in shown}
 
 
 @pytest.mark.parametrize(
@@ -108,15 +156,14 @@ def test_mistakes_give_one_line(
 
 
 def test_a_folder_of_unusable_files_is_named(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_model: TrainedModel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "1")
     (tmp_path / "bad" / "7").mkdir(parents=True)
     (tmp_path / "bad" / "7" / "a.png").write_bytes(b"not an image")
     capsys.readouterr()
     with pytest.raises(SystemExit):
         report([
-            "--ckpt_path", "last", "--logs", str(Path(fit.trainer.log_dir).parent),
+            "--ckpt_path", str(tiny_model.best),
             "--data.custom_dir", str(tmp_path / "bad"), "--data.num_workers", "0",
         ])  # fmt: skip
     err = capsys.readouterr().err

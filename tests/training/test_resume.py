@@ -81,7 +81,9 @@ def test_resuming_with_another_length_of_schedule_is_refused(
 
 def test_seeded_deterministic_runs_are_bit_identical(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
     def metrics(name: str, *extra: str) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-        fit = run("fit", tiny_mnist, tmp_path / name, *TRAINING, *extra)
+        fit = run(
+            "fit", tiny_mnist, tmp_path / name, *TRAINING, "--trainer.max_epochs", "2", *extra
+        )
         logged = {key: float(value) for key, value in fit.trainer.callback_metrics.items()}
         return logged, weights(Path(fit.trainer.log_dir))
 
