@@ -71,7 +71,7 @@ def test_the_replayed_training_step_trains_as_the_eager_one(
     replays: list[int] = []
     monkeypatch.setattr(graphs, "capture", emulated_capture(replays))
     monkeypatch.setattr(
-        "mnist_lit.models.classifier.why_not", lambda *args: None
+        "mnist_lit.models.classifier.why_not", lambda *args, **kwargs: None
     )  # as if on a CUDA GPU
     graphed = run("fit", tiny_mnist, tmp_path / "graphed", *options, "--model.cuda_graph", "true")
     assert "cuda_graph: the training step is captured at the first batch" in capsys.readouterr().out
