@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_lit.cli import main
 from mnist_lit.models.graphs import why_not
-from tests.helpers import CONFIG, TinyMNIST
+from tests.helpers import TinyMNIST, run
 
 CUDA = torch.device("cuda", 0)
 
@@ -30,23 +29,14 @@ def test_cuda_graph_is_off_with_compile(mode: str) -> None:
 def test_fused_adam_gives_way_to_gradient_clipping_under_mixed_precision(
     tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cli = main(
-        [
-            "fit",
-            "--config", CONFIG,
-            "--data.mirror", str(tiny_mnist.mirror),
-            "--data.data_dir", str(tmp_path / "data"),
-            "--data.val_size", "100",
-            "--trainer.default_root_dir", str(tmp_path),
-            "--trainer.max_epochs", "1",
-            "--trainer.limit_train_batches", "3",
-            "--trainer.limit_val_batches", "1",
-            "--trainer.enable_progress_bar", "false",
-            "--trainer.enable_model_summary", "false",
-            "--trainer.precision", "bf16-mixed",
-            "--trainer.gradient_clip_val", "1.0",
-            "--model.fused", "true",
-        ]
+    cli = run(
+        "fit", tiny_mnist, tmp_path,
+        "--trainer.max_epochs", "1",
+        "--trainer.limit_train_batches", "3",
+        "--trainer.limit_val_batches", "1",
+        "--trainer.precision", "bf16-mixed",
+        "--trainer.gradient_clip_val", "1.0",
+        "--model.fused", "true",
     )  # fmt: skip
     assert cli.trainer.global_step == 3  # Lightning would have raised at the first step
     assert "fused: off, as Lightning cannot clip" in capsys.readouterr().out
