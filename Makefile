@@ -14,6 +14,8 @@ VENV ?= .venv
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 CONFIG ?= configs/default.yaml
 ARGS ?=
+# pytest-xdist workers for make test (each computes on one thread; see tests/conftest.py)
+TEST_WORKERS ?= 2
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -55,7 +57,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

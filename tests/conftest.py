@@ -4,9 +4,11 @@ session, and the real MNIST mirror when present. Helpers live in ``tests/helpers
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from mnist_lit.cli import main
 from mnist_lit.data import mnist as fetch
@@ -90,3 +92,14 @@ def real_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def plain_argv(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hide pytest's own arguments from LightningCLI, which reads sys.argv when given args too."""
     monkeypatch.setattr("sys.argv", ["mnist_lit"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``make test`` runs two workers), each worker computes on one thread.
+
+    Two workers with two threads each would fight over a 2-core machine's cores; the subprocesses
+    the tests start inherit the limit through ``OMP_NUM_THREADS``.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)

@@ -27,6 +27,9 @@ from tests.helpers import DIGITS, ROOT, Stroke, TrainedModel
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
 
+# one worker runs them all, with one Chromium (make test: pytest-xdist --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("browser")
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.is_file():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
