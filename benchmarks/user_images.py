@@ -29,34 +29,13 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from mnist_lit.cli import DEFAULT_LOGGER_NAME
 from mnist_lit.data.datamodule import MNISTDataModule, TensorImages, normalize
 from mnist_lit.data.folders import FolderImages, collate_folder, list_labelled
-from mnist_lit.data.synthetic import canvas, fonts, on_paper, printed
 from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.robustness.own_images import Sample, mnist_sets, printed_set
 from mnist_lit.training.checkpoints import resolve_checkpoint
 from mnist_lit.training.device import cpu_model
-
-Sample = tuple[Image.Image, int]
-
-
-def mnist_sets(images: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, Iterator[Sample]]:
-    rng = np.random.default_rng(seed)
-    return {
-        "paper-jpeg": ((on_paper(d, rng), int(y)) for d, y in zip(images, labels, strict=True)),
-        "paper-png": ((on_paper(d, rng), int(y)) for d, y in zip(images, labels, strict=True)),
-        "canvas": ((canvas(d, rng), int(y)) for d, y in zip(images, labels, strict=True)),
-    }
-
-
-def printed_set() -> Iterator[Sample]:
-    for font in fonts():
-        if "Math" in font.name:  # a maths font: its digits are not in the usual shapes
-            continue
-        for size in (24, 48, 96):
-            for angle in (-10, -5, 0, 5, 10):
-                for digit in range(10):
-                    yield printed(digit, font, size, angle), digit
+from mnist_lit.training.runs import DEFAULT_LOGGER_NAME
 
 
 def write(samples: Iterator[Sample], folder: Path, suffix: str) -> int:

@@ -18,6 +18,7 @@ from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.data.folders import FolderBatch
 from mnist_lit.errors import ConfigError
+from mnist_lit.models.calibration import UNCALIBRATED
 from mnist_lit.models.classifier import MNISTClassifier
 from mnist_lit.models.layout import fast_cpu_layout
 from mnist_lit.training.device import cpu_model
@@ -30,11 +31,13 @@ class Evaluation:
     Args:
         images: ``(N, 1, 28, 28)`` normalised images, on the CPU.
         labels: ``(N,)`` true digits.
-        probabilities: ``(N, 10)`` predicted class probabilities.
+        probabilities: ``(N, 10)`` predicted class probabilities, calibrated with the model's
+            temperature when it has one (``models/calibration.py``).
         loss: Mean cross-entropy.
         seconds: Time the forward passes took.
         device: Where they ran, in words.
         failures: ``(file, reason)`` of each image of a folder that could not be used.
+        unscaled: ``(N, 10)`` the probabilities before temperature scaling (plain softmax).
 
     """
 
@@ -45,6 +48,7 @@ class Evaluation:
     seconds: float
     device: str
     failures: list[tuple[str, str]]
+    unscaled: Tensor
 
     @property
     def predicted(self) -> Tensor:
@@ -99,11 +103,12 @@ def evaluate(
     return Evaluation(
         torch.cat(images),
         all_labels,
-        all_logits.softmax(dim=1),
+        (model.calibration or UNCALIBRATED).probabilities(all_logits),
         float(F.cross_entropy(all_logits, all_labels)),
         seconds,
         where,
         failures,
+        all_logits.softmax(dim=1),
     )
 
 

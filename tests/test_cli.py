@@ -54,7 +54,7 @@ def test_fit_test_predict(
     assert len(rows) == 200
     assert list(rows[0]) == ["path", "label", "prediction", "confidence"] + [
         f"p{d}" for d in range(10)
-    ] + ["error"]
+    ] + ["error", "unsure"]
     assert rows[5]["path"] == "t10k-images-idx3-ubyte[5]" and rows[5]["error"] == ""
     probabilities = [float(rows[0][f"p{d}"]) for d in range(10)]
     assert sum(probabilities) == pytest.approx(1, abs=1e-4)

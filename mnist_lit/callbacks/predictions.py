@@ -2,7 +2,11 @@
 
 Columns: ``path`` (relative to the folder predicted; ``t10k-images-idx3-ubyte[i]`` for the MNIST
 test set), ``label`` (known digit, or empty), ``prediction``, ``confidence``, ``p0`` … ``p9`` and
-``error`` (why a file could not be used; its prediction columns are then empty).
+``error`` (why a file could not be used; its prediction columns are then empty) and ``unsure``
+(``true`` when the calibrated confidence is below the checkpoint's threshold, so the reading should
+not be trusted: an unclear digit, or not a digit at all; ``false`` otherwise, and always for a
+checkpoint without calibration; empty for a file that could not be used). See
+``models/calibration.py``.
 """
 
 from __future__ import annotations
@@ -23,10 +27,19 @@ from mnist_lit.data.folders import UNLABELLED, FolderBatch
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, OutputError
 from mnist_lit.files import PartFile
+from mnist_lit.models.calibration import UNCALIBRATED
 
 FILE_NAME = "predictions.csv"
 MNIST_TEST_FILE = "t10k-images-idx3-ubyte"
-COLUMNS = ["path", "label", "prediction", "confidence", *(f"p{c}" for c in CLASS_NAMES), "error"]
+COLUMNS = [
+    "path",
+    "label",
+    "prediction",
+    "confidence",
+    *(f"p{c}" for c in CLASS_NAMES),
+    "error",
+    "unsure",
+]
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -51,6 +64,7 @@ class PredictionWriter(BasePredictionWriter):
         self._kept: list[tuple[int | str, list[Any]]] = []  # (order, row), with several processes
         self._digits: Counter[int] = Counter()
         self._failed = 0
+        self._unsure = 0
         self._started = 0.0
         self._seconds = 0.0  # from the start of prediction to the file in place
 
@@ -63,6 +77,7 @@ class PredictionWriter(BasePredictionWriter):
         self._kept = []
         self._digits.clear()
         self._failed = 0
+        self._unsure = 0
         self._started = time.perf_counter()
         self._seconds = 0.0
         failure = None
@@ -93,11 +108,14 @@ class PredictionWriter(BasePredictionWriter):
         """Append one row per file of the batch, in the order of the file names."""
         probs = prediction.float().cpu()
         confidence, predicted = probs.max(dim=1)  # (B,), (B,); B is 0 when every file failed
+        calibration = getattr(pl_module, "calibration", None) or UNCALIBRATED
+        unsure = calibration.unsure(probs).tolist()
         rows: list[list[Any]] = []
         if isinstance(batch, FolderBatch):
             names, labels = batch.names, batch.labels.tolist()
             rows += [
-                [name, _label(label), *[""] * 12, reason] for name, label, reason in batch.failures
+                [name, _label(label), *[""] * 12, reason, ""]
+                for name, label, reason in batch.failures
             ]
         else:  # MNIST test images: (images, labels), their positions in the test file
             start = sum(self._digits.values())  # images predicted so far
@@ -123,6 +141,7 @@ class PredictionWriter(BasePredictionWriter):
                     f"{confidence_list[row]:.6f}",
                     *(f"{p:.6f}" for p in probs_list[row]),
                     "",
+                    "true" if unsure[row] else "false",
                 ]
             )
         if isinstance(batch, FolderBatch):
@@ -136,6 +155,7 @@ class PredictionWriter(BasePredictionWriter):
             self._write(rows)
         self._digits.update(predicted_list)
         self._failed += len(rows) - len(names)
+        self._unsure += sum(unsure)
 
     def _write(self, rows: list[list[Any]]) -> None:
         assert self._part is not None
@@ -157,12 +177,13 @@ class PredictionWriter(BasePredictionWriter):
 
     def _collect(self) -> None:
         """Gather every process's rows on the first, which writes them in order (DDP)."""
-        parts = gather((self._kept, self._digits, self._failed))
+        parts = gather((self._kept, self._digits, self._failed, self._unsure))
         if self._part is not None:
             kept = sorted((item for part in parts for item in part[0]), key=lambda item: item[0])
             self._write([row for _, row in kept])
         self._digits = sum((part[1] for part in parts), Counter())
         self._failed = sum(part[2] for part in parts)
+        self._unsure = sum(part[3] for part in parts)
         self._kept = []
 
     def summary(self) -> str:
@@ -174,6 +195,11 @@ class PredictionWriter(BasePredictionWriter):
         if self._failed:
             lines.append(
                 f"  could not be used: {self._failed:,} files (reasons in the error column)"
+            )
+        if self._unsure:
+            lines.append(
+                f"  unsure: {self._unsure:,} images (unsure column true: an unclear digit or "
+                "not a digit)"
             )
         counts = "  ".join(f"{d}: {self._digits[d]:,}" for d in range(len(CLASS_NAMES)))
         lines.append(f"  predicted digits: {counts}")

@@ -86,11 +86,11 @@ def fonts() -> list[Path]:
     return sorted(FONT_DIR.glob("DejaVu*.ttf")) if FONT_DIR.is_dir() else []
 
 
-def printed(digit: int, font: Path, size: int, angle: float) -> Image.Image:
+def printed(digit: int | str, font: Path, size: int, angle: float) -> Image.Image:
     """Print ``digit`` in black on white in ``font`` at ``size`` pixels, turned by ``angle`` degrees.
 
     Args:
-        digit: The digit to print, 0-9.
+        digit: The digit to print, 0-9 (or any short text, such as a letter).
         font: A TrueType font file.
         size: Font size in pixels.
         angle: Rotation, counter-clockwise, in degrees; the corners are filled white.
@@ -100,6 +100,84 @@ def printed(digit: int, font: Path, size: int, angle: float) -> Image.Image:
     image = Image.new("L", (3 * size, 3 * size), 255)
     ImageDraw.Draw(image).text((1.5 * size, 1.5 * size), str(digit), fill=0, font=face, anchor="mm")
     return image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+
+
+def scribble(rng: np.random.Generator, side: int = 200) -> Image.Image:
+    """Draw a scribble: one to three pen strokes wandering at random, black on white."""
+    image = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(image)
+    for _ in range(rng.integers(1, 4)):
+        steps = rng.integers(8, 40)
+        heading = rng.uniform(0, 2 * np.pi)
+        point = rng.uniform(0.2, 0.8, size=2) * side
+        points = [tuple(point)]
+        for _ in range(steps):
+            heading += rng.normal(0, 0.8)
+            point = np.clip(
+                point + side * 0.06 * np.array([np.cos(heading), np.sin(heading)]), 5, side - 5
+            )
+            points.append(tuple(point))
+        draw.line(points, fill=0, width=int(rng.integers(side // 40, side // 12)), joint="curve")
+    return image
+
+
+SHAPES = ("square", "triangle", "star", "cross-hatch", "filled", "arrow", "smiley", "grid")
+"""The kinds of ``shape``: none of them a digit's form (no circle, no single bar)."""
+
+
+def shape(kind: str, rng: np.random.Generator, side: int = 200) -> Image.Image:
+    """Draw a geometric shape of ``kind`` (one of ``SHAPES``), black on white, at random size."""
+    image = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(image)
+    c, r = side / 2 + rng.uniform(-0.1, 0.1, 2) * side, side * rng.uniform(0.25, 0.4)
+    width = int(rng.integers(side // 40, side // 15))
+    turn = rng.uniform(0, 2 * np.pi)
+
+    def polygon(corners: int, radii: list[float]) -> list[tuple[float, float]]:
+        angles = turn + np.arange(corners) * 2 * np.pi / corners
+        return [
+            (c[0] + radius * np.cos(a), c[1] + radius * np.sin(a))
+            for a, radius in zip(angles, radii * corners, strict=False)
+        ]
+
+    if kind == "square":
+        draw.polygon(polygon(4, [r]), outline=0, width=width)
+    elif kind == "triangle":
+        draw.polygon(polygon(3, [r]), outline=0, width=width)
+    elif kind == "star":
+        draw.polygon(polygon(10, [r, r * 0.45]), outline=0, width=width)
+    elif kind == "filled":
+        draw.polygon(polygon(int(rng.integers(3, 7)), [r]), fill=0)
+    elif kind == "cross-hatch":
+        for offset in np.linspace(-r, r, int(rng.integers(4, 8))):
+            draw.line([(c[0] - r, c[1] + offset), (c[0] + r, c[1] + offset)], fill=0, width=width)
+            draw.line([(c[0] + offset, c[1] - r), (c[0] + offset, c[1] + r)], fill=0, width=width)
+    elif kind == "arrow":
+        tip, tail = (c[0] + r, c[1]), (c[0] - r, c[1])
+        draw.line([tail, tip], fill=0, width=width)
+        draw.line(
+            [(tip[0] - r / 2, tip[1] - r / 2), tip, (tip[0] - r / 2, tip[1] + r / 2)],
+            fill=0,
+            width=width,
+        )
+        image = image.rotate(np.degrees(turn), fillcolor=255)
+    elif kind == "smiley":
+        box = [c[0] - r, c[1] - r, c[0] + r, c[1] + r]
+        draw.ellipse(box, outline=0, width=width)
+        for dx in (-r / 3, r / 3):
+            draw.ellipse(
+                [c[0] + dx - r / 10, c[1] - r / 3, c[0] + dx + r / 10, c[1] - r / 6], fill=0
+            )
+        draw.arc(
+            [c[0] - r / 2, c[1] - r / 4, c[0] + r / 2, c[1] + r / 2], 20, 160, fill=0, width=width
+        )
+    elif kind == "grid":
+        for x in np.linspace(c[0] - r, c[0] + r, 4):
+            for y in np.linspace(c[1] - r, c[1] + r, 4):
+                draw.ellipse([x - width, y - width, x + width, y + width], fill=0)
+    else:
+        raise ValueError(f"no shape {kind!r}; choose from {', '.join(SHAPES)}")
+    return image
 
 
 def make_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ from mnist_lit.data.collection import Collection
 from mnist_lit.data.preprocess import ImageError, load_digit
 from mnist_lit.demo.recognise import Recogniser, Recognition
 from mnist_lit.errors import MnistLitError
+from mnist_lit.models.calibration import NOT_CALIBRATED_NOTE
 from mnist_lit.training.checkpoints import add_checkpoint_arguments
 
 if TYPE_CHECKING:
@@ -180,6 +181,11 @@ def _shown(result: Recognition, sample: Sample) -> Outputs:
         (28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE), Image.Resampling.NEAREST
     )
     message = f"Read as **{result.digit}** ({result.confidence:.1%} sure)."
+    if result.unsure:
+        message = (
+            f"Not sure: this does not look like a digit I know (best guess "
+            f"{result.digit}, {result.confidence:.1%})."
+        )
     return label, probability_table(result.probabilities), preview, message, sample
 
 
@@ -318,6 +324,8 @@ def main(args: Sequence[str] | None = None) -> None:
         recognise = Recogniser.from_checkpoint(config.ckpt_path, config.logs)
         actions = DemoActions(recognise, Collection(config.collection))
     print(f"Model: {recognise.path}", flush=True)
+    if recognise.calibration is None:
+        print(f"Note: {NOT_CALIBRATED_NOTE}", flush=True)
     print(f"Collection: {actions.collection.root}", flush=True)
     app = build_app(actions)
     try:

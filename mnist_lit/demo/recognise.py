@@ -23,6 +23,7 @@ from torch import nn
 
 from mnist_lit.constants import IMAGE_SIZE, MEAN, STD
 from mnist_lit.data.preprocess import normalize, preprocess
+from mnist_lit.models.calibration import UNCALIBRATED, Calibration, read_calibration
 from mnist_lit.training.checkpoints import (
     load_checkpoint,
     network_from_checkpoint,
@@ -40,6 +41,9 @@ class Recognition:
     """``(10,)`` float probability of each digit, 0 to 9; they sum to 1."""
     pixels: np.ndarray
     """``(28, 28)`` uint8: the image the network saw, after preprocessing."""
+    unsure: bool = False
+    """Whether the (calibrated) confidence is below the checkpoint's unsure threshold: an unclear
+    digit, or not a digit at all (``models/calibration.py``)."""
 
     @property
     def confidence(self) -> float:
@@ -55,16 +59,24 @@ class Recogniser:
         mean: Normalisation mean the network was trained with.
         std: Normalisation standard deviation it was trained with.
         path: The checkpoint file it came from, if any (shown to users).
+        calibration: Temperature and unsure threshold; ``None`` (a checkpoint written before
+            calibration existed): probabilities unscaled, never unsure.
 
     """
 
     def __init__(
-        self, net: nn.Module, mean: float = MEAN, std: float = STD, path: Path | None = None
+        self,
+        net: nn.Module,
+        mean: float = MEAN,
+        std: float = STD,
+        path: Path | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
         self.net = net.eval().cpu()
         self.mean = mean
         self.std = std
         self.path = path
+        self.calibration = calibration
 
     @classmethod
     def from_checkpoint(
@@ -80,7 +92,8 @@ class Recogniser:
         checkpoint = load_checkpoint(path)
         hparams = checkpoint.get("hyper_parameters", {})
         net = network_from_checkpoint(checkpoint, path)
-        return cls(net, float(hparams.get("mean", MEAN)), float(hparams.get("std", STD)), path)
+        mean, std = float(hparams.get("mean", MEAN)), float(hparams.get("std", STD))
+        return cls(net, mean, std, path, read_calibration(checkpoint))
 
     def __call__(self, image: Image.Image) -> Recognition:
         """Preprocess ``image`` like MNIST and classify it.
@@ -96,6 +109,9 @@ class Recogniser:
         if pixels.shape != (IMAGE_SIZE, IMAGE_SIZE) or pixels.dtype != np.uint8:
             raise ValueError(f"expected (28, 28) uint8 pixels, got {pixels.shape} {pixels.dtype}")
         batch = normalize(torch.from_numpy(pixels)[None, None], self.mean, self.std)
+        calibration = self.calibration or UNCALIBRATED
         with torch.inference_mode():
-            probabilities = self.net(batch).softmax(dim=1)[0].numpy()
-        return Recognition(int(probabilities.argmax()), probabilities, pixels)
+            scaled = calibration.probabilities(self.net(batch))
+        probabilities = scaled[0].numpy()
+        unsure = bool(calibration.unsure(scaled)[0])
+        return Recognition(int(probabilities.argmax()), probabilities, pixels, unsure)

@@ -21,15 +21,26 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 from lightning.pytorch.strategies import ParallelStrategy
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
-from torchmetrics import MeanMetric, Metric
+from torchmetrics import MeanMetric, Metric, SumMetric
 from torchmetrics.classification import (
     MulticlassAccuracy,
+    MulticlassCalibrationError,
     MulticlassConfusionMatrix,
 )
 
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
+from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError
+from mnist_lit.models.calibration import (
+    CHECKPOINT_KEY,
+    NOT_CALIBRATED_NOTE,
+    UNCALIBRATED,
+    Calibration,
+    fit_calibration,
+    read_calibration,
+)
 from mnist_lit.models.compiling import CompileMode, compile_in_place
 from mnist_lit.models.convnet import ConvNet
 from mnist_lit.models.graphs import StepGraph, why_not
@@ -169,6 +180,14 @@ class MNISTClassifier(LightningModule):
         metrics["test_acc_tta"] = MulticlassAccuracy(
             NUM_CLASSES, average="micro", validate_args=False
         )
+        # The trust figures of test (calibration.py): accuracy on the readings not flagged unsure,
+        # the share flagged, and the expected calibration error (15 bins) after and before
+        # temperature scaling.
+        metrics["test_sure"] = SumMetric(nan_strategy="disable")  # readings not flagged
+        metrics["test_sure_right"] = SumMetric(nan_strategy="disable")  # of them, right
+        metrics["test_unsure"] = MeanMetric(nan_strategy="disable")
+        for name in ("test_ece", "test_ece_unscaled"):
+            metrics[name] = MulticlassCalibrationError(NUM_CLASSES, n_bins=15, validate_args=False)
         self.metrics = nn.ModuleDict(metrics)
         # The confusion matrix and per-digit accuracy of the last validation and test epoch, for
         # figures, reports and the table printed after ``test`` (callbacks/summary.py).
@@ -176,6 +195,10 @@ class MNISTClassifier(LightningModule):
         self.digit_accuracy: dict[str, Tensor] = {}
         # The weights' layout while training (see ``setup``).
         self.train_memory_format = torch.contiguous_format
+        # Temperature and unsure threshold (calibration.py), fitted at each validation of fit and
+        # saved in the checkpoints; None for a checkpoint written before they existed.
+        self.calibration: Calibration | None = None
+        self._val_outputs: list[tuple[Tensor, Tensor]] = []  # (logits, labels) to fit it on
 
     def forward(self, x: Tensor) -> Tensor:
         """Map normalised images ``(B, 1, 28, 28)`` to logits ``(B, 10)``."""
@@ -289,9 +312,21 @@ class MNISTClassifier(LightningModule):
         return out[0]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
-        """Accumulate validation loss and metrics; return the logits (for callbacks' figures)."""
+        """Accumulate validation loss and metrics; return the logits (for callbacks' figures).
+
+        During ``fit`` the logits are kept too, to fit the calibration on at the epoch's end.
+        """
         out = self._shared_step(batch, "val")
-        return None if out is None else out[1].detach()
+        if out is None:
+            return None
+        if self._fits_calibration():
+            # kept on the device (no wait per batch), brought to the CPU once at the epoch's end
+            self._val_outputs.append((out[1].detach().float(), batch[1].detach()))
+        return out[1].detach()
+
+    def _fits_calibration(self) -> bool:
+        trainer = self._trainer
+        return trainer is not None and trainer.state.fn == "fit" and not trainer.sanity_checking
 
     def test_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
         """Accumulate test loss and metrics; return the logits (for callbacks' figures).
@@ -301,18 +336,30 @@ class MNISTClassifier(LightningModule):
         out = self._shared_step(batch, "test")
         if out is None:
             return None
+        images, labels = batch[0], batch[1]
+        calibration = self.calibration or UNCALIBRATED
+        probabilities = calibration.probabilities(out[1].detach())
         if self.tta:
-            images, labels = batch[0], batch[1]
-            probabilities = self._shifted_probabilities(images, out[1].softmax(dim=1))
+            probabilities = self._shifted_probabilities(images, probabilities)
             self._metric("test_acc_tta").update(probabilities, labels)
+        if self.calibration is not None:
+            sure = ~calibration.unsure(probabilities)
+            self._metric("test_unsure").update((~sure).float())
+            # counts, not a masked accuracy: a batch with no sure reading needs no special case
+            self._metric("test_sure").update(sure.sum())
+            right = probabilities.argmax(dim=1) == labels
+            self._metric("test_sure_right").update((right & sure).sum())
+            self._metric("test_ece").update(probabilities, labels)
+            self._metric("test_ece_unscaled").update(out[1].detach().softmax(dim=1), labels)
         return out[1].detach()
 
     def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Return class probabilities ``(B, 10)`` for the images of a batch (``B`` may be 0).
 
-        With ``tta``, the mean over the image and its four shifted copies.
+        Calibrated (``calibration.py``) when the checkpoint has a temperature; with ``tta``, the
+        mean over the image and its four shifted copies.
         """
-        probabilities: Tensor = self(batch[0]).softmax(dim=1)
+        probabilities: Tensor = (self.calibration or UNCALIBRATED).probabilities(self(batch[0]))
         if self.tta and len(probabilities):
             probabilities = self._shifted_probabilities(batch[0], probabilities)
         return probabilities
@@ -323,7 +370,10 @@ class MNISTClassifier(LightningModule):
         The pixels moved in are black (the normalised value of 0).
         """
         black = -self.hparams["mean"] / self.hparams["std"]
-        return shifted_probabilities(self, images, plain, self.tta, black)
+        temperature = (self.calibration or UNCALIBRATED).temperature
+        return shifted_probabilities(
+            lambda x: self(x) / temperature, images, plain, self.tta, black
+        )
 
     def setup(self, stage: str) -> None:
         """Store the weights channels-last for training where ``channels_last`` says so.
@@ -387,17 +437,24 @@ class MNISTClassifier(LightningModule):
             self.net.zero_grad(set_to_none=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the random generators' state, for a resumed run to draw alike (``resume.py``)."""
+        """Keep the calibration (``calibration.py``) and the random generators' state (``resume.py``)."""
+        if self.calibration is not None:
+            checkpoint[CHECKPOINT_KEY] = self.calibration.to_dict()
         save_rng_state(checkpoint, self.device)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the random generators' state when training resumes (``fit --ckpt_path``)."""
-        if self._trainer is not None and self.trainer.state.fn == "fit":
-            restore_rng_state(checkpoint, self.device)
+        """Restore the calibration; restore the random generators when training resumes.
 
-    def on_fit_end(self) -> None:
-        """Return to the default memory layout."""
-        default_layout(self)
+        A checkpoint without calibration (written before it existed) is used unscaled, with one
+        line saying so, except by ``fit``, which fits it at its next validation.
+        """
+        self.calibration = read_calibration(checkpoint)
+        fitting = self._trainer is not None and self.trainer.state.fn == "fit"
+        if self.calibration is None and not fitting:
+            note = f"Note: {NOT_CALIBRATED_NOTE}"
+            self.print(note) if self._trainer is not None else rank_zero_warn(note)
+        if fitting:
+            restore_rng_state(checkpoint, self.device)
 
     def on_test_start(self) -> None:
         """Use the faster memory layout for evaluation on a CPU (see ``fast_cpu_layout``); compile."""
@@ -429,9 +486,32 @@ class MNISTClassifier(LightningModule):
         accuracy.reset()
 
     def on_validation_epoch_end(self) -> None:
-        """Log the validation loss, accuracy and per-digit accuracy."""
+        """Log the validation loss, accuracy and per-digit accuracy; fit the calibration (``fit``).
+
+        The calibration is fitted on this validation's logits, every process on all of them, so
+        that each checkpoint saved after it carries the calibration of its own weights.
+        """
         self._log_epoch("val")
         self._log_digits("val")
+        if self._fits_calibration():
+            mine = (
+                (torch.cat([o[0] for o in self._val_outputs]).cpu(),
+                 torch.cat([o[1] for o in self._val_outputs]).cpu())
+                if self._val_outputs
+                else None
+            )  # fmt: skip
+            self._val_outputs = []
+            outputs = [part for part in gather(mine) if part is not None]
+            if outputs:
+                logits, labels = (torch.cat(t) for t in zip(*outputs, strict=True))
+                self.calibration = fit_calibration(logits, labels)
+                self.log("val/temperature", self.calibration.temperature)
+
+    def on_fit_end(self) -> None:
+        """Return to the default memory layout; say what calibration the last validation fitted."""
+        default_layout(self)
+        if self.calibration is not None and self.calibration.images:
+            self.print(f"Calibration (last validation): {self.calibration.describe()}")
 
     def on_test_epoch_end(self) -> None:
         """Log the test metrics; keep the per-digit accuracy and the confusion matrix (``TestSummary`` prints them).
@@ -447,6 +527,33 @@ class MNISTClassifier(LightningModule):
             accuracy.reset()
         self._log_epoch("test")
         self._log_digits("test")
+        self._log_trust()
+
+    def _log_trust(self) -> None:
+        """Log and print the share left unsure, the accuracy on the rest and the calibration error."""
+        names = ("test_unsure", "test_sure", "test_sure_right", "test_ece", "test_ece_unscaled")
+        metrics = [self._metric(name) for name in names]
+        if self.calibration is None or not self._updated_anywhere(metrics[0]):
+            for metric in metrics:
+                metric.reset()
+            return
+        unsure, sure, sure_right, ece, ece_unscaled = (metric.compute() for metric in metrics)
+        values = {"test/unsure": unsure, "test/ece": ece, "test/ece_unscaled": ece_unscaled}
+        if sure > 0:  # not every image unsure
+            values["test/acc_sure"] = sure_right / sure
+        self.log_dict(values)
+        sure = (
+            f"; accuracy on the rest {values['test/acc_sure']:.2%}"
+            if "test/acc_sure" in values
+            else ""
+        )
+        self.print(
+            f"Unsure: {unsure:.2%} of the test images flagged{sure}. Calibration error (ECE, 15 "
+            f"bins): {ece:.2%}, {ece_unscaled:.2%} before temperature scaling "
+            f"(temperature {self.calibration.temperature:.3f})"
+        )
+        for metric in metrics:
+            metric.reset()
 
     def _metric(self, name: str) -> Metric:
         metric = self.metrics[name]

@@ -6,8 +6,10 @@
 Writes into ``--out`` (default: ``report/`` in the checkpoint's run folder) ``report.md`` (metrics,
 tables and all figures, readable without TensorBoard), ``metrics.json`` and one PNG per figure:
 samples, training curves (from the run's TensorBoard logs), predictions, misclassified images,
-per-digit accuracy, confusion matrix (counts and normalised), feature maps, conv1 filters and the
-layer table. ``--data.custom_dir DIR`` reports on a labelled folder of your own images instead.
+per-digit accuracy, confusion matrix (counts and normalised), the reliability diagram (confidence
+against accuracy, before and after temperature scaling), feature maps, conv1 filters and the layer
+table. ``--data.custom_dir DIR`` reports on a labelled folder of your own images instead;
+``--robustness 200`` adds the robustness suite's table and figure (``mnist_lit.robustness``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from jsonargparse import ArgumentParser
 from matplotlib.figure import Figure
+from torch import Tensor
 
 from mnist_lit.commands import instantiate, parse_or_fail, user_errors
 from mnist_lit.constants import CLASS_NAMES
@@ -26,15 +29,18 @@ from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import ConfigError
 from mnist_lit.evaluation import choose_device, evaluate
 from mnist_lit.files import save_figure, write_text
+from mnist_lit.models.calibration import NOT_CALIBRATED_NOTE, Calibration
 from mnist_lit.models.hparams import public_hparams
 from mnist_lit.report.curves import read_curves
 from mnist_lit.report.markdown import report_page
+from mnist_lit.robustness.command import run_robustness
 from mnist_lit.training.checkpoints import (
     add_checkpoint_arguments,
     load_checkpoint,
     model_from_checkpoint,
     resolve_checkpoint,
 )
+from mnist_lit.viz.calibration import calibration_error, plot_reliability
 from mnist_lit.viz.introspect import feature_maps, layer_table
 from mnist_lit.viz.plots import (
     plot_confusion_matrix,
@@ -62,6 +68,7 @@ def make_report(
     logs: str | Path = "lightning_logs",
     device: str = "auto",
     image_index: int = 0,
+    robustness: int | None = None,
 ) -> Path:
     """Evaluate a checkpoint and write the figures, ``metrics.json`` and ``report.md``.
 
@@ -73,6 +80,9 @@ def make_report(
         logs: Folder holding the run folders, to find ``best`` and ``last``.
         device: ``auto`` (a CUDA GPU if there is one), ``cpu`` or ``cuda``.
         image_index: Test image whose feature maps are shown.
+        robustness: Also run the robustness suite (``mnist_lit.robustness``) on the model, with
+            this many test digits per own-image set, and add its table and figure to the page;
+            ``None`` leaves it out (it takes a minute or two on a CPU).
 
     Returns:
         The path of ``report.md``.
@@ -81,6 +91,8 @@ def make_report(
     path = resolve_checkpoint(ckpt_path, logs)
     checkpoint = load_checkpoint(path)
     model = model_from_checkpoint(checkpoint, path)
+    if model.calibration is None:
+        log.info(f"Note: {NOT_CALIBRATED_NOTE}")
     datamodule.mean, datamodule.std = model.hparams["mean"], model.hparams["std"]
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     out = Path(out) if out is not None else run_dir / "report"
@@ -135,6 +147,13 @@ def make_report(
         ),
         "filters": plot_filters(model.net.conv_layers()[0].weight),
         "layers": plot_layer_table(rows),
+        "reliability": plot_reliability(
+            {
+                "before temperature scaling": (result.unscaled, labels),
+                **({"calibrated": (probabilities, labels)} if model.calibration else {}),
+            },
+            f"Reliability on the {test_set}",
+        ),
     }
     if curves:
         figures["training_curves"] = plot_training_curves(curves, f"Training curves of {run_dir}")
@@ -157,24 +176,69 @@ def make_report(
         "device": result.device,
         "seconds": result.seconds,
         "unusable_files": [{"file": name, "reason": reason} for name, reason in result.failures],
+        "calibration": _trust(model.calibration, probabilities, result.unscaled, labels),
     }
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    suite = None
+    if robustness is not None:
+        if datamodule.custom_dir is not None:
+            raise ConfigError(
+                "--robustness runs on the MNIST test set: leave out --data.custom_dir"
+            )
+        log.info("Robustness suite (python -m mnist_lit.robustness):")
+        suite = run_robustness(
+            [str(path)], datamodule, out, names=["this model"], own_images=robustness,
+            device=device,
+        )  # fmt: skip
     page = out / "report.md"
-    write_text(
-        page,
-        report_page(
-            metrics,
-            public_hparams(model.hparams),
-            rows,
-            confusion,
-            sorted(figures),
-            image_index,
-        ),
+    text = report_page(
+        metrics,
+        public_hparams(model.hparams),
+        rows,
+        confusion,
+        sorted(figures),
+        image_index,
     )
+    if suite is not None:  # the suite's page, one heading level down, before the network
+        section = (
+            suite.read_text().replace("\n## ", "\n### ").replace("# Robustness", "## Robustness", 1)
+        )
+        text = text.replace("\n## The data\n", f"\n{section}\n## The data\n", 1)
+    write_text(page, text)
     log.info(f"Wrote {page} with {len(figures)} figures (PNG) and metrics.json in {out}")
     if not curves:
         log.info(f"No training curves: no TensorBoard logs with them in {run_dir}")
     return page
+
+
+def _trust(
+    calibration: Calibration | None, probabilities: Tensor, unscaled: Tensor, labels: Tensor
+) -> dict[str, float | int | None]:
+    """Return the calibration figures: ECE before and after scaling, the unsure share, the rest's accuracy.
+
+    ``None`` where the checkpoint has no calibration (written before it existed).
+    """
+    figures: dict[str, float | int | None] = {
+        "ece_unscaled": calibration_error(unscaled, labels),
+        "ece": None,
+        "temperature": None,
+        "unsure_threshold": None,
+        "unsure": None,
+        "accuracy_sure": None,
+    }
+    if calibration is None:
+        return figures
+    unsure = calibration.unsure(probabilities)
+    sure = ~unsure
+    right = probabilities.argmax(dim=1) == labels
+    figures |= {
+        "ece": calibration_error(probabilities, labels),
+        "temperature": calibration.temperature,
+        "unsure_threshold": calibration.threshold,
+        "unsure": int(unsure.sum()),
+        "accuracy_sure": float(right[sure].float().mean()) if bool(sure.any()) else None,
+    }
+    return figures
 
 
 def _number(value: float) -> float | None:
@@ -202,6 +266,14 @@ def build_parser() -> ArgumentParser:
     parser.add_argument(
         "--image_index", type=int, default=0, help="Test image whose feature maps are shown."
     )
+    parser.add_argument(
+        "--robustness",
+        type=int | None,
+        default=None,
+        help="Also run the robustness suite (python -m mnist_lit.robustness) and add its table "
+        "and figure: the value is how many test digits each own-image set dresses up (e.g. 200; "
+        "0 for the corruptions only). A minute or two on a CPU. Default: left out.",
+    )
     parser.add_class_arguments(
         MNISTDataModule,
         "data",
@@ -223,5 +295,11 @@ def main(args: Sequence[str] | None = None) -> Path:
     with user_errors(PROG):
         init = instantiate(parser, config)
         return make_report(
-            init.ckpt_path, init.out, init.data, init.logs, init.device, init.image_index
+            init.ckpt_path,
+            init.out,
+            init.data,
+            init.logs,
+            init.device,
+            init.image_index,
+            init.robustness,
         )

@@ -56,6 +56,8 @@ def report_page(
         f"| mean cross-entropy loss | {metrics['loss']:.4f} |",
         "",
         *_unusable(metrics["unusable_files"]),
+        *_trust(metrics["calibration"], metrics["images"]),
+        *figure("reliability", "Reliability diagram before and after temperature scaling"),
         "## Accuracy per digit",
         "",
         "| digit | accuracy | images | most often mistaken for (images) |",
@@ -131,6 +133,40 @@ def _size_sentence(rows: Sequence[LayerRow]) -> str:
         product = " x ".join(map(str, before))
         sentence += f", so the first linear layer sees {product} = {flat.output_shape[0]:,d} values"
     return sentence + "."
+
+
+def _trust(figures: dict[str, Any], images: int) -> list[str]:
+    """Write the section on calibrated confidence and the readings left unsure."""
+    lines = ["## Confidence and unsure readings", ""]
+    before = f"{100 * figures['ece_unscaled']:.2f}%"
+    if figures["ece"] is None:
+        return [
+            *lines,
+            f"Expected calibration error (15 bins): {before}. This checkpoint has no calibration "
+            "(written before it existed): its probabilities are not temperature-scaled and no "
+            "reading is marked unsure.",
+            "",
+        ]
+    unsure = figures["unsure"]
+    sure = figures["accuracy_sure"]
+    rest = f"{100 * sure:.2f}%" if sure is not None else "n/a"
+    return [
+        *lines,
+        "Temperature scaling divides the logits by one number fitted on the validation split, so "
+        "that a reading's confidence matches how often such readings are right; a reading below "
+        "the unsure threshold (chosen so that under 1% of the validation digits fall below it) "
+        "is marked unsure: `unsure` in `predict`'s CSV, a plain message in the demo.",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+        f"| temperature | {figures['temperature']:.3f} |",
+        f"| expected calibration error (15 bins), before scaling | {before} |",
+        f"| expected calibration error (15 bins), calibrated | {100 * figures['ece']:.2f}% |",
+        f"| unsure threshold (calibrated confidence) | {100 * figures['unsure_threshold']:.1f}% |",
+        f"| readings marked unsure | {unsure:,d} of {images:,d} ({100 * unsure / max(images, 1):.2f}%) |",
+        f"| accuracy on the rest | {rest} |",
+        "",
+    ]
 
 
 def _unusable(files: Sequence[dict[str, str]]) -> list[str]:

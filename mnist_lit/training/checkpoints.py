@@ -128,12 +128,14 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> MN
     """Rebuild the model of a loaded checkpoint (``path`` names it in errors), in eval mode.
 
     The checkpoint's hyperparameters (network options, ``mean``, ``std``) rebuild the network,
-    so images are normalised as in training.
+    so images are normalised as in training; its calibration (``models/calibration.py``) is set
+    too, or left ``None`` for a checkpoint written before calibration existed.
 
     Raises:
         CheckpointError: The weights do not fit the network the hyperparameters describe.
 
     """
+    from mnist_lit.models.calibration import read_calibration
     from mnist_lit.models.classifier import (
         MNISTClassifier,  # the model module imports Lightning: load late
     )
@@ -145,6 +147,7 @@ def model_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> MN
     except (TypeError, RuntimeError) as err:
         first = str(err).strip().splitlines()[0]
         raise CheckpointError(f"{path} does not hold an mnist_lit model: {first}") from err
+    model.calibration = read_calibration(checkpoint)
     return model.eval()
 
 

@@ -39,7 +39,10 @@ def test_tta_is_a_setting_of_use_for_any_checkpoint(
         shift_image(image, dy, dx, -1.0) for dy, dx in ((-2, 0), (2, 0), (0, -2), (0, 2))
     ]
     with torch.no_grad():
-        expected = torch.stack([model(c).softmax(dim=1)[0] for c in copies]).mean(dim=0)
+        # calibrated probabilities, as predict reports them: the logits over the temperature
+        temperature = model.calibration.temperature
+        expected = torch.stack([(model(c) / temperature).softmax(dim=1)[0] for c in copies])
+        expected = expected.mean(dim=0)
     assert [float(row[f"p{d}"]) for d in range(10)] == pytest.approx(expected.tolist(), abs=1e-4)
 
 

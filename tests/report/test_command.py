@@ -25,6 +25,7 @@ FIGURES = {
     "feature_maps",
     "filters",
     "layers",
+    "reliability",
 }
 
 
@@ -64,7 +65,25 @@ def test_report_writes_every_figure_and_matches_test(
     )
     assert re.search(rf"\*\*{100 * metrics['accuracy']:.2f}%\*\*", text)
     assert sum(map(sum, metrics["confusion_matrix"])) == 200
+    # the calibration figures are test's, on the same images and checkpoint
+    trust, logged = metrics["calibration"], test.trainer.callback_metrics
+    assert trust["ece"] == pytest.approx(float(logged["test/ece"]), abs=1e-4)
+    assert trust["ece_unscaled"] == pytest.approx(float(logged["test/ece_unscaled"]), abs=1e-4)
+    assert trust["unsure"] / 200 == pytest.approx(float(logged["test/unsure"]))
+    assert f"| readings marked unsure | {trust['unsure']:,d} of 200 " in text
     assert "Wrote " in capsys.readouterr().err
+
+
+def test_report_with_the_robustness_suite(
+    tiny_mnist: TinyMNIST, tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    args = ["--ckpt_path", str(tiny_model.best), "--out", str(tmp_path / "r"), "--robustness", "0"]
+    page = report([*args, *data_args(tiny_mnist, tmp_path)])
+    text = page.read_text()
+    assert "## Robustness" in text and "![accuracy per set](robustness.png)" in text
+    assert "| **mean: MNIST-C corruptions** | mnist-c |  |" in text
+    assert (page.parent / "robustness.csv").is_file() and (page.parent / "robustness.png").is_file()
+    assert text.index("## Robustness") < text.index("## The data")
 
 
 def test_report_on_a_labelled_folder_into_a_chosen_folder(
