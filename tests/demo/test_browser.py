@@ -248,12 +248,10 @@ def test_every_digit_drawn_by_mouse_is_recognised(
             page.clear()
             message = page.draw(strokes)
             read[digit] = int(message.split()[2])
-            page.save(digit)
             if digit == 8:
                 page.screenshot("demo_page", tmp_path)
+        # (saving is test_draw_read_save_clear_in_the_browser's: ten more saves here cost a minute)
         assert read == {digit: digit for digit in DIGITS}
         assert page.offsite == []
-        counts = {d: len(list((tmp_path / "drawings" / str(d)).iterdir())) for d in DIGITS}
-        assert counts == dict.fromkeys(DIGITS, 1)
     finally:
         demo.stop()
