@@ -19,3 +19,6 @@ TRAIN_IMAGES = 60_000
 
 TEST_IMAGES = 10_000
 """Images in the official MNIST test set."""
+
+NOT_A_DIGIT = -1
+"""Label of a generated non-digit in training batches (``data/non_digits.py``, outlier exposure)."""

@@ -27,7 +27,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from mnist_lit.constants import MEAN, STD, TRAIN_IMAGES
+from mnist_lit.constants import MEAN, NOT_A_DIGIT, STD, TRAIN_IMAGES
 from mnist_lit.data.augment import random_affine
 from mnist_lit.data.batches import DeviceBatches
 from mnist_lit.data.folders import (
@@ -38,6 +38,7 @@ from mnist_lit.data.folders import (
     list_labelled,
 )
 from mnist_lit.data.mnist import fetch_mnist, raw_folder
+from mnist_lit.data.non_digits import make_non_digits
 from mnist_lit.data.preprocess import MAX_PIXELS
 from mnist_lit.data.preprocess import normalize as normalize  # its home before preprocess.py
 from mnist_lit.distributed import gather
@@ -170,6 +171,10 @@ class MNISTDataModule(LightningDataModule):
         augment_shift: Shift each training image by up to this fraction of its width and
             height (0.1: up to 2.8 pixels) either way.
         augment_scale: Zoom each training image by a random factor in ``1 ± augment_scale``.
+        non_digits: Add this many generated non-digits per training image (e.g. 0.25), labelled
+            ``-1``: the model learns to give them equal probabilities for every digit (outlier
+            exposure, ``data/non_digits.py``), so that ``predict`` marks far more of what is not
+            a digit as unsure. Validation and test stay digits only. 0 = off.
 
     """
 
@@ -194,6 +199,7 @@ class MNISTDataModule(LightningDataModule):
         augment_degrees: float = 0.0,
         augment_shift: float = 0.0,
         augment_scale: float = 0.0,
+        non_digits: float = 0.0,
     ) -> None:
         super().__init__()
         _check(
@@ -210,6 +216,7 @@ class MNISTDataModule(LightningDataModule):
         _check(augment_degrees >= 0, f"augment_degrees must be 0 or more, got {augment_degrees}")
         _check(augment_shift >= 0, f"augment_shift must be 0 or more, got {augment_shift}")
         _check(0 <= augment_scale < 1, f"augment_scale must be in [0, 1), got {augment_scale}")
+        _check(0 <= non_digits <= 1, f"non_digits must be in [0, 1], got {non_digits}")
         _check_sizes(train_size, val_size, TRAIN_IMAGES, "MNIST training images")
         self.save_hyperparameters()
         self.data_dir = data_dir
@@ -231,6 +238,7 @@ class MNISTDataModule(LightningDataModule):
         self.augment_degrees = augment_degrees
         self.augment_shift = augment_shift
         self.augment_scale = augment_scale
+        self.non_digits = non_digits
         self.train_set: TensorImages | None = None
         self.val_set: TensorImages | None = None
         self.test_set: TensorImages | FolderImages | None = None
@@ -262,7 +270,15 @@ class MNISTDataModule(LightningDataModule):
             rest_idx = torch.nonzero(rest).flatten()
             size = self.train_size or len(rest_idx)
             train_idx = rest_idx[balanced_subset(labels[rest_idx], size, generator)]
-            self.train_set = TensorImages(images[train_idx], labels[train_idx])
+            train_images, train_labels = images[train_idx], labels[train_idx]
+            if self.non_digits > 0:
+                count = round(self.non_digits * len(train_idx))
+                extra = make_non_digits(train_images, count, self.seed)
+                train_images = torch.cat([train_images, extra])
+                train_labels = torch.cat([train_labels, torch.full((count,), NOT_A_DIGIT)])
+                if self._replicas()[1] == 0:
+                    log.info(f"Added {count:,} generated non-digits to the training images")
+            self.train_set = TensorImages(train_images, train_labels)
             self.val_set = TensorImages(images[val_idx], labels[val_idx])
         if stage == "test":
             self.failures = []

@@ -268,6 +268,21 @@ def _drop_specks(ink: np.ndarray) -> np.ndarray:
     return np.where(keep[labels], ink, 0).astype(np.float32)
 
 
+def fit_to_mnist(ink: np.ndarray) -> np.ndarray:
+    """Crop, scale and centre an ink map as MNIST's digits are: ``(28, 28)`` uint8.
+
+    The last step of ``preprocess`` on its own, for images that are already ink on black (such as
+    the generated non-digits of ``data/non_digits.py``).
+
+    Raises:
+        ImageError: No ink at all.
+
+    """
+    if not np.any(ink > 0):
+        raise ImageError("no ink")
+    return _place(_crop(np.asarray(ink, dtype=np.float32)))
+
+
 def _bounds(ink: np.ndarray) -> tuple[int, int, int, int]:
     """Top, bottom, left and right (exclusive) of the pixels with ink."""
     rows = np.flatnonzero(ink.any(axis=1))
