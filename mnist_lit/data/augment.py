@@ -71,3 +71,50 @@ def random_affine(
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     moved = F.grid_sample(images - background, grid, mode="bilinear", align_corners=False)
     return moved + background
+
+
+def degrade(
+    images: Tensor,
+    share: float,
+    mean: float,
+    std: float,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Make a random ``share`` of a batch look like poorer copies: blurred, faded, greyed, noisy.
+
+    Each chosen image is blurred (Gaussian, sigma 0.3-1.5 pixels), its ink faded to 30-100% of its
+    strength, laid on a grey background of up to 40% and given pixel noise of up to 0.1, each
+    amount drawn per image. Generic degradations, not the robustness suite's corruptions, so
+    that the suite measures what carries over. On the images' device, without waiting for it.
+
+    Args:
+        images: Normalised ``(B, 1, H, W)`` images.
+        share: Fraction of the images to degrade, 0-1 (0: ``images`` itself).
+        mean: The normalisation's mean (to work on pixels in [0, 1]).
+        std: The normalisation's standard deviation.
+        generator: Source of the random draws; the global one if ``None``.
+
+    """
+    if not 0 <= share <= 1:
+        raise ValueError(f"share must be in [0, 1], got {share}")
+    if share == 0 or len(images) == 0:
+        return images
+    from kornia.filters import gaussian_blur2d  # only for batches that use it
+
+    batch, device, dtype = len(images), images.device, images.dtype
+
+    def draw(low: float, high: float) -> Tensor:  # (B, 1, 1, 1) in [low, high)
+        values = torch.rand(batch, 1, 1, 1, device=device, dtype=dtype, generator=generator)
+        return low + (high - low) * values
+
+    pixels = (images * std + mean).clamp(0, 1)
+    sigma = draw(0.3, 1.5).view(batch, 1).expand(batch, 2)
+    blurred = gaussian_blur2d(pixels, (7, 7), sigma, border_type="constant")
+    faded = blurred * draw(0.3, 1.0)
+    grey = draw(0.0, 0.4)
+    noise = draw(0.0, 0.1) * torch.randn(
+        images.shape, device=device, dtype=dtype, generator=generator
+    )
+    poorer = (faded + grey * (1 - faded) + noise).clamp(0, 1)
+    chosen = draw(0.0, 1.0) < share
+    return torch.where(chosen, (poorer - mean) / std, images)

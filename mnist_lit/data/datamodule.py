@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from mnist_lit.constants import MEAN, NOT_A_DIGIT, STD, TRAIN_IMAGES
-from mnist_lit.data.augment import random_affine
+from mnist_lit.data.augment import degrade, random_affine
 from mnist_lit.data.batches import DeviceBatches
 from mnist_lit.data.folders import (
     FolderBatch,
@@ -171,6 +171,9 @@ class MNISTDataModule(LightningDataModule):
         augment_shift: Shift each training image by up to this fraction of its width and
             height (0.1: up to 2.8 pixels) either way.
         augment_scale: Zoom each training image by a random factor in ``1 ± augment_scale``.
+        augment_degrade: Make this share of the training images (e.g. 0.5) look like poorer
+            copies: blurred, faded, on grey, noisy (``augment.degrade``), so that the model reads
+            blurred and low-contrast digits too (the robustness suite's blur and fog). 0 = off.
         non_digits: Add this many generated non-digits per training image (e.g. 0.25), labelled
             ``-1``: the model learns to give them equal probabilities for every digit (outlier
             exposure, ``data/non_digits.py``), so that ``predict`` marks far more of what is not
@@ -199,6 +202,7 @@ class MNISTDataModule(LightningDataModule):
         augment_degrees: float = 0.0,
         augment_shift: float = 0.0,
         augment_scale: float = 0.0,
+        augment_degrade: float = 0.0,
         non_digits: float = 0.0,
     ) -> None:
         super().__init__()
@@ -216,6 +220,9 @@ class MNISTDataModule(LightningDataModule):
         _check(augment_degrees >= 0, f"augment_degrees must be 0 or more, got {augment_degrees}")
         _check(augment_shift >= 0, f"augment_shift must be 0 or more, got {augment_shift}")
         _check(0 <= augment_scale < 1, f"augment_scale must be in [0, 1), got {augment_scale}")
+        _check(
+            0 <= augment_degrade <= 1, f"augment_degrade must be in [0, 1], got {augment_degrade}"
+        )
         _check(0 <= non_digits <= 1, f"non_digits must be in [0, 1], got {non_digits}")
         _check_sizes(train_size, val_size, TRAIN_IMAGES, "MNIST training images")
         self.save_hyperparameters()
@@ -238,6 +245,7 @@ class MNISTDataModule(LightningDataModule):
         self.augment_degrees = augment_degrees
         self.augment_shift = augment_shift
         self.augment_scale = augment_scale
+        self.augment_degrade = augment_degrade
         self.non_digits = non_digits
         self.train_set: TensorImages | None = None
         self.val_set: TensorImages | None = None
@@ -432,6 +440,7 @@ class MNISTDataModule(LightningDataModule):
                 self.augment_scale,
                 background=-self.mean / self.std,  # black
             )
+            images = degrade(images, self.augment_degrade, self.mean, self.std)
         return images, labels
 
     def teardown(self, stage: str) -> None:

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from mnist_lit.data.augment import random_affine
+from mnist_lit.data.augment import degrade, random_affine
 from mnist_lit.data.datamodule import MNISTDataModule, normalize
 from mnist_lit.data.synthetic import make_digits
 
@@ -120,3 +120,23 @@ def test_only_training_batches_are_augmented() -> None:
     border = torch.ones(28, 28, dtype=torch.bool)
     border[2:-2, 2:-2] = False
     assert torch.equal(out[:, :, border], plain[:, :, border])  # what moves in is black
+
+
+def test_degrade_blurs_fades_and_greys_the_chosen_share_only() -> None:
+    images, _ = make_digits(400, seed=5)
+    plain = normalize(torch.from_numpy(images).unsqueeze(1))
+    generator = torch.Generator().manual_seed(0)
+    out = degrade(plain, 0.5, 0.5, 0.5, generator=generator)
+    changed = (out != plain).flatten(1).any(dim=1)
+    assert 0.4 < changed.float().mean() < 0.6  # about half the batch
+    pixels, before = out * 0.5 + 0.5, plain * 0.5 + 0.5
+    assert pixels.min() >= 0 and pixels.max() <= 1
+    # the degraded ones: weaker ink (the brightest pixel lower) on a lighter background
+    assert (pixels[changed].amax(dim=(1, 2, 3)) < before[changed].amax(dim=(1, 2, 3)) + 0.11).all()
+    corners = pixels[changed][:, :, :3, :3].mean()
+    assert corners > before[changed][:, :, :3, :3].mean() + 0.1
+    again = degrade(plain, 0.5, 0.5, 0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)
+    assert degrade(plain, 0.0, 0.5, 0.5) is plain
+    with pytest.raises(ValueError, match="share must be in"):
+        degrade(plain, 1.5, 0.5, 0.5)
