@@ -5,7 +5,8 @@
 - ``batches.py``: batches formed on the training device from in-memory tensors (``on_device``).
 - ``folders.py``: users' folders of images, listed and decoded in DataLoader workers.
 - ``preprocess.py``: any image of a digit turned into what MNIST looks like.
-- ``augment.py``: random affine distortions of whole batches, on their device.
+- ``augment.py``: random affine distortions and degraded copies of whole batches, on their device.
+- ``non_digits.py``: generated non-digits for training the model to say "no digit".
 - ``synthetic.py``: made-up digits and tiny MNIST files, for tests and dry runs.
 - ``collection.py``: the demo's growing dataset of labelled drawings.
 """

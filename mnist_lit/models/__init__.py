@@ -7,6 +7,7 @@
 - ``compiling.py``: ``torch.compile`` of the network (``compile``).
 - ``resume.py``: what a resumed ``fit`` needs put right: random state, schedule, optimizer state.
 - ``tta.py``: test-time augmentation, shifted copies of each image.
+- ``calibration.py``: temperature scaling and the unsure threshold, kept in checkpoints.
 - ``hparams.py``: the hyperparameters a user reads, without Lightning's own entries.
 """
 

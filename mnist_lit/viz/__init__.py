@@ -4,4 +4,5 @@
   filters and feature maps.
 - ``tables.py``: the per-digit table, the confusion matrix and the layer table, as text.
 - ``introspect.py``: each layer's output shape and parameters, and the conv feature maps.
+- ``calibration.py``: the expected calibration error and the reliability diagram.
 """
