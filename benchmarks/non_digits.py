@@ -39,6 +39,7 @@ from mnist_lit.data.datamodule import MNISTDataModule, TensorImages
 from mnist_lit.data.preprocess import ImageError, preprocess
 from mnist_lit.data.synthetic import SHAPES, fonts, printed, scribble, shape
 from mnist_lit.models.calibration import UNCALIBRATED
+from mnist_lit.robustness.command import model_names
 from mnist_lit.robustness.suite import classify, logits_of
 from mnist_lit.training.checkpoints import (
     load_checkpoint,
@@ -128,7 +129,7 @@ def main() -> None:
     digits = dm.test_set.images.unsqueeze(1).float() / 255
 
     paths = [resolve_checkpoint(spec, Path(DEFAULT_LOGGER_NAME)) for spec in args.ckpt_path]
-    names = args.names or [f"{p.parent.parent.name}/{p.stem}" for p in paths]
+    names = model_names(paths, args.names)
     kinds = list(read_sets)
     print(f"non-digits: {', '.join(f'{k} {len(sets[k])}' for k in kinds)}")
     print(f"{'model':<28}{'MNIST test':>11}" + "".join(f"{k:>13}" for k in kinds) + f"{'all':>9}")

@@ -38,7 +38,7 @@ from mnist_lit.callbacks.dashboards import Dashboards
 from mnist_lit.callbacks.predictions import PredictionWriter
 from mnist_lit.callbacks.progress import ProgressBar as LoggedValuesBar
 from mnist_lit.callbacks.summary import TestSummary
-from mnist_lit.commands import fail, user_errors
+from mnist_lit.commands import fail, show_log_messages, user_errors
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import ConfigError
 from mnist_lit.models.classifier import MNISTClassifier
@@ -262,11 +262,7 @@ def _configure_output() -> None:
     # A log file or CI, not a terminal: redraw the progress bar every 50 steps, not every step.
     if not sys.stdout.isatty():
         os.environ.setdefault("TQDM_MINITERS", "50")
-    if not log.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    show_log_messages()
     # Batches are slices of an in-memory tensor: worker processes would not make them faster.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*isinstance.treespec, LeafSpec.*")  # inside Lightning
@@ -277,18 +273,6 @@ def _configure_output() -> None:
     # A checkpoint from another run is loaded for test/predict: its callback state is not needed.
     warnings.filterwarnings("ignore", ".*The dirpath has changed from.*")
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_advert)
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Write to whatever ``sys.stderr`` is at the time (it may be replaced, e.g. by pytest)."""
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
 
 
 def _drop_advert(record: logging.LogRecord) -> bool:

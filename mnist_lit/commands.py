@@ -10,6 +10,7 @@ Library code raises the exceptions of ``errors.py``; only the commands (``cli.py
 from __future__ import annotations
 
 import errno
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -89,3 +90,29 @@ def parse_or_fail(parser: ArgumentParser, args: Sequence[str] | None, prog: str)
 def instantiate(parser: ArgumentParser, config: Namespace) -> Any:
     """Instantiate the classes ``config`` names (``instantiate`` since jsonargparse 4.49)."""
     return getattr(parser, "instantiate", parser.instantiate_classes)(config)
+
+
+def show_log_messages() -> None:
+    """Show the ``mnist_lit`` logger's messages (INFO and up) on stderr as bare lines, once.
+
+    Every command calls this at its start; a second call (another command in the same process,
+    as in the tests) adds nothing.
+    """
+    log = logging.getLogger("mnist_lit")
+    if not log.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write to whatever ``sys.stderr`` is at the time (it may be replaced, e.g. by pytest)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass

@@ -279,13 +279,13 @@ class MNISTClassifier(LightningModule):
         """
         logits = self(images)
         smoothing = self.hparams.get("label_smoothing", 0.0)
-        digits = labels >= 0
-        losses = F.cross_entropy(
-            logits, labels.clamp(min=0), label_smoothing=smoothing, reduction="none"
-        )
-        flat = -F.log_softmax(logits.float(), dim=1).mean(dim=1)  # to equal probabilities
         weight = self.hparams.get("non_digit_weight", 0.5)
-        losses = torch.where(digits, losses, weight * flat.to(losses.dtype))
+        log_p = F.log_softmax(logits, dim=1)
+        # cross-entropy to equal probabilities: also the label-smoothing term of a digit's loss
+        flat = -log_p.mean(dim=1)
+        picked = -log_p.gather(1, labels.clamp(min=0).unsqueeze(1)).squeeze(1)
+        digit_losses = (1 - smoothing) * picked + smoothing * flat
+        losses = torch.where(labels >= 0, digit_losses, weight * flat)
         return losses.mean(), losses, logits
 
     def backward(self, loss: Tensor, *args: Any, **kwargs: Any) -> None:

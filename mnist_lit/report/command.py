@@ -23,7 +23,7 @@ from jsonargparse import ArgumentParser
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from mnist_lit.commands import instantiate, parse_or_fail, user_errors
+from mnist_lit.commands import instantiate, parse_or_fail, show_log_messages, user_errors
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import ConfigError
@@ -285,11 +285,7 @@ def build_parser() -> ArgumentParser:
 
 def main(args: Sequence[str] | None = None) -> Path:
     """Parse the command line, write the report; a user's mistake is a one-line error (exit 2)."""
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    show_log_messages()
     parser = build_parser()
     config = parse_or_fail(parser, args, PROG)
     with user_errors(PROG):

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from jsonargparse import ArgumentParser
 
-from mnist_lit.commands import instantiate, parse_or_fail, user_errors
+from mnist_lit.commands import instantiate, parse_or_fail, show_log_messages, user_errors
 from mnist_lit.data.datamodule import MNISTDataModule, TensorImages
 from mnist_lit.errors import ConfigError
 from mnist_lit.evaluation import choose_device
@@ -265,17 +265,13 @@ def build_parser() -> ArgumentParser:
 _DATA_OPTIONS_UNUSED = (
     "train_size", "val_size", "seed", "batch_size", "on_device", "num_workers", "pin_memory",
     "mean", "std", "predict_dir", "custom_dir", "save_preprocessed", "max_pixels",
-    "augment_degrees", "augment_shift", "augment_scale",
+    "augment_degrees", "augment_shift", "augment_scale", "augment_degrade", "non_digits",
 )  # fmt: skip
 
 
 def main(args: Sequence[str] | None = None) -> Path:
     """Parse the command line and run the suite; a user's mistake is a one-line error (exit 2)."""
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    show_log_messages()
     parser = build_parser()
     config = parse_or_fail(parser, args, PROG)
     with user_errors(PROG):
