@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from mnist_lit.data.preprocess import ImageError, load_digit, preprocess
 from tests.helpers import BAD_FILES, good_png, stroke_digit, transparent_strokes
@@ -49,6 +49,18 @@ def test_output_looks_like_mnist() -> None:
     centre = ((ys * mass).sum() / mass.sum(), (xs * mass).sum() / mass.sum())
     assert centre == pytest.approx((14, 14), abs=0.6)
     assert REFERENCE.max() == 255
+
+
+@pytest.mark.parametrize(("blur", "span"), [(3, 20), (6, 18)])
+def test_a_blurred_digit_is_not_shrunk_by_its_halo(blur: int, span: int) -> None:
+    """The box leaves out the faint halo, so the digit's strokes still span (nearly) 20 pixels.
+
+    With the halo in the box they spanned 18 and 16 pixels: a smaller digit than MNIST's.
+    """
+    digit = preprocess(stroke_digit().filter(ImageFilter.GaussianBlur(blur)))
+    strong = digit >= 128
+    rows, cols = np.flatnonzero(strong.any(1)), np.flatnonzero(strong.any(0))
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 >= span
 
 
 def palette_with_transparency() -> Image.Image:
