@@ -78,7 +78,7 @@ def lightning_predict(model: MNISTClassifier, dm: MNISTDataModule) -> tuple[floa
     outputs = trainer.predict(model, datamodule=dm)
     seconds = time.perf_counter() - start
     assert outputs is not None
-    predicted = torch.cat([o.argmax(dim=1) for o in outputs])  # type: ignore[union-attr]
+    predicted = torch.cat([o.probabilities.argmax(dim=1) for o in outputs])  # type: ignore[union-attr]
     assert dm.predict_set is not None
     return len(predicted) / seconds, float((predicted == dm.predict_set.labels).float().mean())  # type: ignore[union-attr]
 

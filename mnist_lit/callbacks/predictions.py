@@ -5,7 +5,9 @@ test set), ``label`` (known digit, or empty), ``prediction``, ``confidence``, ``
 ``error`` (why a file could not be used; its prediction columns are then empty) and ``unsure``
 (``true`` when the calibrated confidence is below the checkpoint's threshold, so the reading should
 not be trusted: an unclear digit, or not a digit at all; ``false`` otherwise, and always for a
-checkpoint without calibration; empty for a file that could not be used). See
+checkpoint without calibration; empty for a file that could not be used). With test-time
+augmentation the probabilities are averaged over shifted copies; ``unsure`` is still decided on the
+plain reading (``Readings``). See
 ``models/calibration.py``.
 """
 
@@ -16,18 +18,19 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import BasePredictionWriter
-from torch import Tensor
 
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.folders import UNLABELLED, FolderBatch
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, OutputError
 from mnist_lit.files import PartFile
-from mnist_lit.models.calibration import UNCALIBRATED
+
+if TYPE_CHECKING:
+    from mnist_lit.models.classifier import Readings
 
 FILE_NAME = "predictions.csv"
 MNIST_TEST_FILE = "t10k-images-idx3-ubyte"
@@ -99,17 +102,16 @@ class PredictionWriter(BasePredictionWriter):
         self,
         trainer: Trainer,
         pl_module: LightningModule,
-        prediction: Tensor,
+        prediction: Readings,
         batch_indices: Sequence[int] | None,
         batch: Any,
         batch_idx: int,
         dataloader_idx: int,
     ) -> None:
         """Append one row per file of the batch, in the order of the file names."""
-        probs = prediction.float().cpu()
+        probs = prediction.probabilities.float().cpu()
         confidence, predicted = probs.max(dim=1)  # (B,), (B,); B is 0 when every file failed
-        calibration = getattr(pl_module, "calibration", None) or UNCALIBRATED
-        unsure = calibration.unsure(probs).tolist()
+        unsure = prediction.unsure.tolist()
         rows: list[list[Any]] = []
         if isinstance(batch, FolderBatch):
             names, labels = batch.names, batch.labels.tolist()

@@ -54,6 +54,9 @@ PREVIEW_SCALE = 8
 
 DRAW_HINT = "Draw a digit on the canvas."
 
+UNSURE_LABEL = "Not sure"
+"""Shown in place of the big digit when the reading is unsure (the bars keep the best guess)."""
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -67,9 +70,10 @@ class Sample:
 
 
 Outputs = tuple[
-    dict[str, float] | None, "pd.DataFrame | None", Image.Image | None, str, Sample | None
+    dict[str, float] | str | None, "pd.DataFrame | None", Image.Image | None, str, Sample | None
 ]
-"""What the page shows after reading an image: label, bars, 28x28 preview, message, sample."""
+"""What the page shows after reading an image: label (the ten probabilities, or ``UNSURE_LABEL``),
+bars, 28x28 preview, message, sample."""
 
 
 class DemoActions:
@@ -176,12 +180,15 @@ def probability_table(probabilities: np.ndarray) -> pd.DataFrame:
 
 
 def _shown(result: Recognition, sample: Sample) -> Outputs:
-    label = {name: float(p) for name, p in zip(CLASS_NAMES, result.probabilities, strict=True)}
+    label: dict[str, float] | str = {
+        name: float(p) for name, p in zip(CLASS_NAMES, result.probabilities, strict=True)
+    }
     preview = Image.fromarray(result.pixels).resize(
         (28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE), Image.Resampling.NEAREST
     )
     message = f"Read as **{result.digit}** ({result.confidence:.1%} sure)."
-    if result.unsure:
+    if result.unsure:  # no big best-guess digit: the bars still show every probability
+        label = UNSURE_LABEL
         message = (
             f"Not sure: this does not look like a digit I know (best guess "
             f"{result.digit}, {result.confidence:.1%})."

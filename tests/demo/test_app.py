@@ -226,9 +226,10 @@ def test_saved_drawings_get_the_same_answers_from_predict_and_test(
     actions = DemoActions(Recogniser.from_checkpoint("best", logs), Collection(tmp_path / "drawn"))
     shown = {}
     for digit in (1, 3, 7):
-        label, _, _, _, sample = actions.read_drawing(drawn(digit))
-        assert label is not None
+        _, bars, _, _, sample = actions.read_drawing(drawn(digit))
+        assert bars is not None  # the ten probabilities, shown whether or not it is sure
         path = actions.save(sample, str(digit))[0].split("`")[1]
+        label = dict(zip(bars["digit"], bars["probability"], strict=True))
         shown[Path(path).relative_to(tmp_path / "drawn").as_posix()] = label
 
     out = tmp_path / "predictions.csv"

@@ -24,7 +24,7 @@ from tests.helpers.data import (
     write_tiny_mnist,
 )
 from tests.helpers.figures import Tile, shown_images, tiles
-from tests.helpers.handwriting import DIGITS, Stroke, render
+from tests.helpers.handwriting import DIGITS, LETTERS, Stroke, render
 from tests.helpers.images import (
     BAD,
     BAD_FILES,
@@ -43,6 +43,7 @@ __all__ = [
     "CONFIG",
     "DIGITS",
     "GOOD",
+    "LETTERS",
     "PRESETS",
     "ROOT",
     "SHARED_MNIST",

@@ -1,8 +1,8 @@
-"""The ten digits as a person draws them: pen strokes, not images.
+"""The ten digits, and a few letters, as a person draws them: pen strokes, not images.
 
-Each digit is a list of strokes; a stroke is a polyline of points in the unit square (x to the
-right, y down), in the order the pen moves. The browser test replays them as mouse drags on the
-demo's canvas; ``render`` draws them with Pillow for tests without a browser.
+Each digit (and letter) is a list of strokes; a stroke is a polyline of points in the unit square
+(x to the right, y down), in the order the pen moves. The browser test replays them as mouse drags
+on the demo's canvas; ``render`` draws them with Pillow for tests without a browser.
 """
 
 from __future__ import annotations
@@ -64,6 +64,22 @@ DIGITS: dict[int, list[Stroke]] = {
     8: [_eight()],
     9: [arc(0.46, 0.32, 0.24, 0.2, 0, -360) + line((0.7, 0.32), (0.63, 0.92))],
 }
+
+
+LETTERS: dict[str, list[Stroke]] = {
+    "A": [line((0.2, 0.9), (0.5, 0.1), (0.8, 0.9)), line((0.32, 0.6), (0.68, 0.6))],
+    "E": [line((0.75, 0.1), (0.25, 0.1), (0.25, 0.9), (0.75, 0.9)), line((0.25, 0.5), (0.65, 0.5))],
+    "H": [
+        line((0.25, 0.1), (0.25, 0.9)),
+        line((0.75, 0.1), (0.75, 0.9)),
+        line((0.25, 0.5), (0.75, 0.5)),
+    ],
+    "K": [line((0.25, 0.1), (0.25, 0.9)), line((0.75, 0.1), (0.25, 0.55), (0.75, 0.9))],
+    "M": [line((0.15, 0.9), (0.2, 0.1), (0.5, 0.6), (0.8, 0.1), (0.85, 0.9))],
+    "W": [line((0.1, 0.1), (0.3, 0.9), (0.5, 0.35), (0.7, 0.9), (0.9, 0.1))],
+    "X": [line((0.2, 0.1), (0.8, 0.9)), line((0.8, 0.1), (0.2, 0.9))],
+}
+"""Letters that look like no digit, for the demo's "Not sure"."""
 
 
 def render(

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mnist_lit.data.collection import Collection
-from mnist_lit.demo.app import DemoActions
+from mnist_lit.demo.app import UNSURE_LABEL, DemoActions
 from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.models.calibration import (
     UNCALIBRATED,
@@ -91,6 +91,22 @@ def test_predict_rows_are_calibrated_and_say_unsure_below_the_threshold(
         )
 
 
+def test_with_test_time_augmentation_the_same_readings_are_unsure(
+    tiny_model: TrainedModel, tiny_mnist: TinyMNIST, tmp_path: Path
+) -> None:
+    """Averaging shifted copies lowers confidence; the threshold still applies to the plain one."""
+    predictions = tmp_path / "tta.csv"
+    args = ["--ckpt_path", str(tiny_model.best), "--model.tta", "2"]
+    run("predict", tiny_mnist, tmp_path, *args, "--predictions", str(predictions))
+    rows = list(csv.DictReader(predictions.open(newline="")))
+    plain = tiny_model.predictions
+    assert [row["unsure"] for row in rows] == [row["unsure"] for row in plain]
+    assert [row["p0"] for row in rows] != [row["p0"] for row in plain]  # the shifts did count
+    cli = run("test", tiny_mnist, tmp_path, *args)
+    flagged = sum(row["unsure"] == "true" for row in plain) / len(plain)
+    assert float(cli.trainer.callback_metrics["test/unsure"]) == pytest.approx(flagged)
+
+
 def test_an_old_checkpoint_is_used_unscaled_and_says_so_once(
     tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -110,10 +126,14 @@ def test_the_demo_says_plainly_when_it_cannot_read_a_digit(tmp_path: Path) -> No
     sure = Recogniser(ConvNet(), calibration=Calibration(threshold=0.0))
     doubtful = Recogniser(ConvNet(), calibration=Calibration(threshold=1.01))  # all unsure
     drawing = {"composite": render(DIGITS[7]).convert("RGBA")}
-    message = DemoActions(sure, Collection(tmp_path / "a")).read_drawing(drawing)[3]
-    assert message.startswith("Read as **")
-    message = DemoActions(doubtful, Collection(tmp_path / "b")).read_drawing(drawing)[3]
+    label, bars, _, message, _ = DemoActions(sure, Collection(tmp_path / "a")).read_drawing(drawing)
+    assert message.startswith("Read as **") and isinstance(label, dict)
+    label, bars, _, message, _ = DemoActions(doubtful, Collection(tmp_path / "b")).read_drawing(
+        drawing
+    )
     assert message.startswith("Not sure: this does not look like a digit I know (best guess ")
+    assert label == UNSURE_LABEL  # no big digit, only the bars of every probability
+    assert bars is not None and len(bars) == 10
 
 
 def test_the_demo_uses_the_checkpoints_temperature(tiny_model: TrainedModel) -> None:

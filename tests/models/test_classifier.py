@@ -25,8 +25,8 @@ def test_a_few_adam_steps_fit_one_batch() -> None:
 
 def test_predict_step_returns_probabilities() -> None:
     model = MNISTClassifier().eval()
-    probs = model.predict_step((torch.randn(5, 1, 28, 28), torch.zeros(5)), 0)
-    assert probs.shape == (5, 10)
+    probs, unsure = model.predict_step((torch.randn(5, 1, 28, 28), torch.zeros(5)), 0)
+    assert probs.shape == (5, 10) and unsure.shape == (5,)
     torch.testing.assert_close(probs.sum(dim=1), torch.ones(5))
 
 
