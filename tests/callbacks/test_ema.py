@@ -89,6 +89,7 @@ def test_a_resumed_run_ends_with_the_average_of_an_uninterrupted_one(
     for key in ("state_dict", "current_model_state", "averaging_state"):
         assert whole[key].keys() == split[key].keys()
         assert all(torch.equal(whole[key][name], split[key][name]) for name in whole[key]), key
-    assert whole["averaging_state"]["n_averaged"] == 20  # 2 epochs of 10 steps
+    # 2 epochs of 13 steps: 500 training digits and the preset's 125 non-digits, batches of 50
+    assert whole["averaging_state"]["n_averaged"] == 26
     assert not torch.equal(whole["state_dict"]["net.features.0.weight"],
                            whole["current_model_state"]["net.features.0.weight"])  # fmt: skip
