@@ -5,10 +5,11 @@ test set), ``label`` (known digit, or empty), ``prediction``, ``confidence``, ``
 ``error`` (why a file could not be used; its prediction columns are then empty) and ``unsure``
 (``true`` when the calibrated confidence is below the checkpoint's threshold, so the reading should
 not be trusted: an unclear digit, or not a digit at all; ``false`` otherwise, and always for a
-checkpoint without calibration; empty for a file that could not be used). With test-time
-augmentation the probabilities are averaged over shifted copies; ``unsure`` is still decided on the
-plain reading (``Readings``). See
-``models/calibration.py``.
+checkpoint without calibration; empty for a file that could not be used). See
+``models/calibration.py``. With test-time augmentation (``--model.tta``) ``prediction``,
+``confidence`` and ``p0`` … ``p9`` are the average over the image and its shifted copies, while
+``unsure`` is still decided on the plain reading, the score the threshold was fitted on
+(``Readings``): a row's confidence may then be below the threshold with ``unsure`` false.
 """
 
 from __future__ import annotations

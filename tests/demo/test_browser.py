@@ -1,11 +1,11 @@
 """The drawing demo end to end: the app as a user starts it, driven in a real headless Chromium.
 
-Digits (and a letter) are drawn as mouse strokes on the canvas (``handwriting.DIGITS``,
-``LETTERS``), never pasted as images.
+Digits (and letters, until one is called unsure) are drawn as mouse strokes on the canvas
+(``handwriting.DIGITS``, ``LETTERS``), never pasted as images.
 Skipped when Chromium (Debian package ``chromium``), Playwright or Gradio is missing. The slow test
-reads the digits with the fast preset trained on 20,000 real MNIST images (``real_model``, 98.6% of
-the validation images right); set ``MNIST_LIT_DEMO_CKPT`` to a checkpoint to test that one instead
-(screenshots are written to ``MNIST_LIT_SCREENSHOTS`` if set).
+reads the digits with the fast preset trained on 20,000 real MNIST images (``real_model``, about
+98.5% of the validation images right); set ``MNIST_LIT_DEMO_CKPT`` to a checkpoint to test that
+one instead (screenshots are written to ``MNIST_LIT_SCREENSHOTS`` if set).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import DIGITS, LETTERS, ROOT, Stroke, TrainedModel
+from mnist_lit.demo.recognise import Recogniser
+from tests.helpers import DIGITS, LETTERS, ROOT, Stroke, TrainedModel, render
 
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -236,10 +237,21 @@ def real_checkpoint(request: pytest.FixtureRequest) -> Path:
     return checkpoint
 
 
-UNSURE_LETTER = "K"
-"""A letter the real model flags as unsure when drawn (drawn offline with ``render``: 41% sure,
-below its threshold of 56%). Not every letter is: it still reads a drawn A, H, M, W or X as a 4
-with 60-100% confidence (the recommended preset catches more: docs/robustness.md)."""
+def letters_by_doubt(checkpoint: Path) -> list[str]:
+    """The letters, least confidently read first (drawn offline with ``render``).
+
+    Small models differ from run to run (and machine to machine) in which letters they flag, and a
+    drawing on the page differs a little from ``render``'s, so the browser test tries them in this
+    order. Empty when the checkpoint has no calibration (never unsure).
+    """
+    recogniser = Recogniser.from_checkpoint(checkpoint)
+    if recogniser.calibration is None:
+        return []
+    confidence = {
+        name: recogniser(render(strokes).convert("RGBA")).confidence
+        for name, strokes in LETTERS.items()
+    }
+    return sorted(LETTERS, key=confidence.__getitem__)
 
 
 @pytest.mark.slow
@@ -261,11 +273,18 @@ def test_every_digit_drawn_by_mouse_is_recognised_and_a_letter_is_not(
         assert read == {digit: digit for digit in DIGITS}
 
         # A letter is not a digit: the page says so, with no big digit above the bars.
-        page.clear()
-        message = page.draw(LETTERS[UNSURE_LETTER])
-        assert message.startswith("Not sure: this does not look like a digit I know"), message
-        sync_api.expect(page.page.locator("#prediction")).to_contain_text("Not sure")
-        page.screenshot("demo_page_letter", tmp_path)
+        messages = []
+        for letter in letters_by_doubt(real_checkpoint):
+            page.clear()
+            messages.append(f"{letter}: {page.draw(LETTERS[letter])}")
+            if messages[-1].startswith(
+                f"{letter}: Not sure: this does not look like a digit I know"
+            ):
+                sync_api.expect(page.page.locator("#prediction")).to_contain_text("Not sure")
+                page.screenshot("demo_page_letter", tmp_path)
+                break
+        else:
+            assert not messages, f"no drawn letter was called unsure: {messages}"
         assert page.offsite == []
     finally:
         demo.stop()

@@ -102,6 +102,10 @@ def test_with_test_time_augmentation_the_same_readings_are_unsure(
     plain = tiny_model.predictions
     assert [row["unsure"] for row in rows] == [row["unsure"] for row in plain]
     assert [row["p0"] for row in rows] != [row["p0"] for row in plain]  # the shifts did count
+    calibration = read_calibration(torch.load(tiny_model.best, weights_only=True))
+    assert calibration is not None
+    averaged = [float(row["confidence"]) < calibration.threshold for row in rows]
+    assert averaged != [row["unsure"] == "true" for row in rows]  # thresholding those would differ
     cli = run("test", tiny_mnist, tmp_path, *args)
     flagged = sum(row["unsure"] == "true" for row in plain) / len(plain)
     assert float(cli.trainer.callback_metrics["test/unsure"]) == pytest.approx(flagged)
