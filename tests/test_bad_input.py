@@ -34,6 +34,7 @@ from tests.helpers import (
         (["--model.compile", "fast"], 'Parser key "model.compile"'),
         (["--data.augment_degrees", "-3"], "augment_degrees must be 0 or more, got -3.0"),
         (["--data.augment_scale", "1.5"], "augment_scale must be in [0, 1), got 1.5"),
+        (["--data.augment_margins", "true"], "augment_margins gives the degraded copies margins"),
         (["--trainer.accumulate_grad_batches", "0"], "accumulate_grad_batches must be 1 or more"),
         (["--data.train_size", str(10**9)], "exceeds the 60,000 MNIST training images"),
         (["--data.val_size", str(10**9)], "leaves no training images of the 60,000"),

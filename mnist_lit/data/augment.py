@@ -12,6 +12,7 @@ predict.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -79,13 +80,16 @@ def degrade(
     mean: float,
     std: float,
     generator: torch.Generator | None = None,
+    margins: bool = False,
 ) -> Tensor:
     """Make a random ``share`` of a batch look like poorer copies: blurred, faded, greyed, noisy.
 
     Each chosen image is blurred (Gaussian, sigma 0.3-1.5 pixels), its ink faded to 30-100% of its
-    strength, laid on a grey background of up to 40% and given pixel noise of up to 0.1, each
-    amount drawn per image. Generic degradations, not the robustness suite's corruptions, so
-    that the suite measures what carries over. On the images' device, without waiting for it.
+    strength, laid on a grey background of up to 40% (with ``margins``, bright margins at some of
+    its edges too: ``_margins``) and given pixel noise of up to 0.1, each amount drawn per image.
+    Generic degradations, not the robustness suite's corruptions, so that the suite measures what
+    carries over (the margins were added after the suite's ``stripe`` showed the need: see
+    docs/robustness.md). On the images' device, without waiting for it.
 
     Args:
         images: Normalised ``(B, 1, H, W)`` images.
@@ -93,6 +97,7 @@ def degrade(
         mean: The normalisation's mean (to work on pixels in [0, 1]).
         std: The normalisation's standard deviation.
         generator: Source of the random draws; the global one if ``None``.
+        margins: Also give some of the copies bright margins at their edges.
 
     """
     if not 0 <= share <= 1:
@@ -112,9 +117,30 @@ def degrade(
     blurred = gaussian_blur2d(pixels, (7, 7), sigma, border_type="constant")
     faded = blurred * draw(0.3, 1.0)
     grey = draw(0.0, 0.4)
+    if margins:
+        grey = (grey + _margins(images, draw)).clamp(max=0.9)  # the ink stays brighter
     noise = draw(0.0, 0.1) * torch.randn(
         images.shape, device=device, dtype=dtype, generator=generator
     )
     poorer = (faded + grey * (1 - faded) + noise).clamp(0, 1)
     chosen = draw(0.0, 1.0) < share
     return torch.where(chosen, (poorer - mean) / std, images)
+
+
+def _margins(images: Tensor, draw: Callable[[float, float], Tensor]) -> Tensor:
+    """Return bright margins for some of the images: ``(B, 1, H, W)``, 0 elsewhere.
+
+    Each side of an image, independently with a chance of 1 in 4, gets a margin 3-10 pixels deep
+    and 30-90% bright: the edge of the paper, a table or a shadow caught by a loose crop, which the
+    network must learn to see past as it does the uniform grey.
+    """
+    batch, _, height, width = images.shape
+    device, dtype = images.device, images.dtype
+    rows = torch.arange(height, device=device, dtype=dtype).view(1, 1, height, 1)
+    cols = torch.arange(width, device=device, dtype=dtype).view(1, 1, 1, width)
+    margins = torch.zeros(batch, 1, height, width, device=device, dtype=dtype)
+    for inward in (cols, width - 1 - cols, rows, height - 1 - rows):  # left, right, top, bottom
+        on = draw(0.0, 1.0) < 0.25
+        margin = (inward < draw(3.0, 10.0)) & on
+        margins = torch.maximum(margins, margin.to(dtype) * draw(0.3, 0.9))
+    return margins

@@ -174,6 +174,10 @@ class MNISTDataModule(LightningDataModule):
         augment_degrade: Make this share of the training images (e.g. 0.5) look like poorer
             copies: blurred, faded, on grey, noisy (``augment.degrade``), so that the model reads
             blurred and low-contrast digits too (the robustness suite's blur and fog). 0 = off.
+        augment_margins: Give some of those copies bright margins at their edges (each side with
+            a chance of 1 in 4: 3-10 pixels deep, 30-90% bright), as when a loose crop catches
+            the paper's edge, so that the model sees past bright bands at the sides (the suite's
+            stripe). Only with ``augment_degrade``.
         non_digits: Add this many generated non-digits per training image (e.g. 0.25), labelled
             ``-1``: the model learns to give them equal probabilities for every digit (outlier
             exposure, ``data/non_digits.py``), so that ``predict`` marks far more of what is not
@@ -203,6 +207,7 @@ class MNISTDataModule(LightningDataModule):
         augment_shift: float = 0.0,
         augment_scale: float = 0.0,
         augment_degrade: float = 0.0,
+        augment_margins: bool = False,
         non_digits: float = 0.0,
     ) -> None:
         super().__init__()
@@ -222,6 +227,10 @@ class MNISTDataModule(LightningDataModule):
         _check(0 <= augment_scale < 1, f"augment_scale must be in [0, 1), got {augment_scale}")
         _check(
             0 <= augment_degrade <= 1, f"augment_degrade must be in [0, 1], got {augment_degrade}"
+        )
+        _check(
+            augment_degrade > 0 or not augment_margins,
+            "augment_margins gives the degraded copies margins: set augment_degrade too (e.g. 0.5)",
         )
         _check(0 <= non_digits <= 1, f"non_digits must be in [0, 1], got {non_digits}")
         _check_sizes(train_size, val_size, TRAIN_IMAGES, "MNIST training images")
@@ -246,6 +255,7 @@ class MNISTDataModule(LightningDataModule):
         self.augment_shift = augment_shift
         self.augment_scale = augment_scale
         self.augment_degrade = augment_degrade
+        self.augment_margins = augment_margins
         self.non_digits = non_digits
         self.train_set: TensorImages | None = None
         self.val_set: TensorImages | None = None
@@ -440,7 +450,9 @@ class MNISTDataModule(LightningDataModule):
                 self.augment_scale,
                 background=-self.mean / self.std,  # black
             )
-            images = degrade(images, self.augment_degrade, self.mean, self.std)
+            images = degrade(
+                images, self.augment_degrade, self.mean, self.std, margins=self.augment_margins
+            )
         return images, labels
 
     def teardown(self, stage: str) -> None:

@@ -265,7 +265,8 @@ def build_parser() -> ArgumentParser:
 _DATA_OPTIONS_UNUSED = (
     "train_size", "val_size", "seed", "batch_size", "on_device", "num_workers", "pin_memory",
     "mean", "std", "predict_dir", "custom_dir", "save_preprocessed", "max_pixels",
-    "augment_degrees", "augment_shift", "augment_scale", "augment_degrade", "non_digits",
+    "augment_degrees", "augment_shift", "augment_scale", "augment_degrade", "augment_margins",
+    "non_digits",
 )  # fmt: skip
 
 

@@ -140,3 +140,25 @@ def test_degrade_blurs_fades_and_greys_the_chosen_share_only() -> None:
     assert degrade(plain, 0.0, 0.5, 0.5) is plain
     with pytest.raises(ValueError, match="share must be in"):
         degrade(plain, 1.5, 0.5, 0.5)
+
+
+def test_degrade_gives_some_images_bright_margins_at_their_edges() -> None:
+    """A loose crop catches the paper's edge or a shadow: some sides get a band much brighter than
+    the grey behind the digit (MNIST-C's stripe fooled a model trained on uniform greys only)."""
+    images, _ = make_digits(800, seed=6)
+    plain = normalize(torch.from_numpy(images).unsqueeze(1))
+
+    def bright_sides(out: torch.Tensor) -> torch.Tensor:  # (N, 4): left, right, top, bottom
+        pixels = out * 0.5 + 0.5
+        sides = torch.stack(
+            [pixels[..., :2].mean((1, 2, 3)), pixels[..., -2:].mean((1, 2, 3)),
+             pixels[..., :2, :].mean((1, 2, 3)), pixels[..., -2:, :].mean((1, 2, 3))], dim=1,
+        )  # fmt: skip
+        return sides - sides.amin(dim=1, keepdim=True) > 0.2
+
+    generator = torch.Generator().manual_seed(1)
+    bright = bright_sides(degrade(plain, 1.0, 0.5, 0.5, generator=generator, margins=True))
+    assert 0.5 < bright.any(dim=1).float().mean() < 0.8  # each side 1 in 4: 68% have at least one
+    assert 0.2 < bright.float().mean() < 0.3  # and each side about as often
+    without = bright_sides(degrade(plain, 1.0, 0.5, 0.5, generator=generator))
+    assert without.any(dim=1).float().mean() < 0.1  # by default none (but digits near an edge)
