@@ -374,19 +374,16 @@ class MNISTClassifier(LightningModule):
         out = self._shared_step(batch, "test")
         if out is None:
             return None
-        images, labels = batch[0], batch[1]
-        calibration = self.calibration or UNCALIBRATED
-        plain = calibration.probabilities(out[1].detach())
-        probabilities = plain
+        labels = batch[1]
+        plain, reading = self._read(batch[0], out[1].detach())  # as predict reads them
         if self.tta:
-            probabilities = self._shifted_probabilities(images, plain)
-            self._metric("test_acc_tta").update(probabilities, labels)
+            self._metric("test_acc_tta").update(reading.probabilities, labels)
         if self.calibration is not None:
-            sure = ~calibration.unsure(plain)  # as predict decides it (Readings.unsure)
-            self._metric("test_unsure").update((~sure).float())
+            sure = ~reading.unsure
+            self._metric("test_unsure").update(reading.unsure.float())
             # counts, not a masked accuracy: a batch with no sure reading needs no special case
             self._metric("test_sure").update(sure.sum())
-            right = probabilities.argmax(dim=1) == labels
+            right = reading.probabilities.argmax(dim=1) == labels
             self._metric("test_sure_right").update((right & sure).sum())
             self._metric("test_ece").update(plain, labels)
             self._metric("test_ece_unscaled").update(out[1].detach().softmax(dim=1), labels)
@@ -398,12 +395,16 @@ class MNISTClassifier(LightningModule):
         Calibrated (``calibration.py``) when the checkpoint has a temperature; with ``tta``, the
         probabilities are the mean over the image and its four shifted copies (``Readings``).
         """
+        return self._read(batch[0], self(batch[0]))[1]
+
+    def _read(self, images: Tensor, logits: Tensor) -> tuple[Tensor, Readings]:
+        """Return the plain calibrated probabilities of ``logits`` and the ``Readings`` of ``images``."""
         calibration = self.calibration or UNCALIBRATED
-        plain: Tensor = calibration.probabilities(self(batch[0]))
+        plain: Tensor = calibration.probabilities(logits)
         probabilities = plain
         if self.tta and len(plain):
-            probabilities = self._shifted_probabilities(batch[0], plain)
-        return Readings(probabilities, calibration.unsure(plain))
+            probabilities = self._shifted_probabilities(images, plain)
+        return plain, Readings(probabilities, calibration.unsure(plain))
 
     def _shifted_probabilities(self, images: Tensor, plain: Tensor) -> Tensor:
         """Average ``plain`` with the probabilities of copies shifted ``tta`` pixels (``tta.py``).
