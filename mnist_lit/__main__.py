@@ -1,9 +1,9 @@
-"""Command-line entry point: ``python -m mnist_lit fit --config configs/default.yaml``."""
+"""Command-line entry point: ``python -m mnist_lit fit``, as the console script ``mnist-lit``."""
 
 import sys
 
-from mnist_lit.cli import main
+from mnist_lit.cli import entry_point
 
 if __name__ == "__main__":
     sys.argv[0] = "python -m mnist_lit"  # shown in --help instead of "__main__.py"
-    main()
+    entry_point()

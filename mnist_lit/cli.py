@@ -18,6 +18,7 @@ that cannot be written.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -42,6 +43,7 @@ from mnist_lit.commands import fail, show_log_messages, user_errors
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import ConfigError
 from mnist_lit.models.classifier import MNISTClassifier
+from mnist_lit.presets import describe_presets, resolve_config_arguments
 from mnist_lit.training.checkpoints import (
     BEST_PREFIX,
     LAST_NAME,
@@ -76,11 +78,26 @@ TEST_HELP = (
     "process, into the same run folder: as 'test --ckpt_path best' afterwards, without starting "
     "a second process."
 )
+REFERENCE_EPOCHS = 3
+"""Epochs of a ``fit`` that sets none: the reference run's (Lightning's own default is 1,000)."""
+EXTRA_COMMANDS = {
+    "export": "mnist_lit.export.command",
+    "report": "mnist_lit.report.command",
+    "robustness": "mnist_lit.robustness.command",
+    "demo": "mnist_lit.demo.app",
+    "data-scale": "mnist_lit.experiments.data_scale",
+    "presets": "",
+}
+"""``mnist-lit COMMAND`` besides LightningCLI's, and the module whose ``main(args)`` runs it."""
 PROGRESS_REFRESH = 10
 """Batches between progress-bar updates: each update reads the logged values back from the device."""
 DESCRIPTION = (
-    "Train, evaluate and use a CNN for handwritten digits (MNIST). Start with: "
-    "fit --config configs/default.yaml [--data.mirror DIR]; then test --ckpt_path best."
+    "Train, evaluate and use a CNN for handwritten digits (MNIST). Start with: fit "
+    "[--data.mirror DIR] (the reference run, 3 epochs); then test --ckpt_path best. --config takes "
+    "a YAML file or the name of a packaged preset, e.g. --config fast or --config best "
+    "(mnist-lit presets lists them). More commands: mnist-lit "
+    + "|".join(EXTRA_COMMANDS)
+    + " --help."
 )
 
 
@@ -289,12 +306,18 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
 
     """
     _configure_output()
+    with user_errors("mnist_lit"):  # --config NAME: a packaged preset
+        if args is None:  # LightningCLI warns when given args and sys.argv: it reads sys.argv
+            sys.argv[1:] = resolve_config_arguments(sys.argv[1:])
+        elif isinstance(args, list):  # a dict or Namespace names no config files
+            args = resolve_config_arguments(args)
     threads = torch.get_num_threads()
     inherited = os.environ.get(RUN_DIR_VARIABLE)
     try:
         with user_errors("mnist_lit", MisconfigurationException):
             try:
-                defaults = dict(kwargs.pop("trainer_defaults", None) or {})
+                defaults: dict[str, Any] = {"max_epochs": REFERENCE_EPOCHS}
+                defaults.update(kwargs.pop("trainer_defaults", None) or {})
                 own = defaults.get("callbacks") or []
                 own = own if isinstance(own, list) else [own]
                 defaults["callbacks"] = [*own, TestSummary()]
@@ -325,5 +348,17 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
 
 
 def entry_point() -> None:
-    """Console script ``mnist-lit`` (same as ``python -m mnist_lit``)."""
-    main()
+    """Console script ``mnist-lit`` (same as ``python -m mnist_lit``).
+
+    ``mnist-lit fit|validate|test|predict`` is LightningCLI; ``mnist-lit export|report|...``
+    (``EXTRA_COMMANDS``) runs that command's module with the arguments after its name.
+    """
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command not in EXTRA_COMMANDS:
+        main()
+        return
+    if command == "presets":
+        print(describe_presets())
+        return
+    module = importlib.import_module(EXTRA_COMMANDS[command])
+    module.main(sys.argv[2:])

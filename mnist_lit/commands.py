@@ -9,6 +9,7 @@ Library code raises the exceptions of ``errors.py``; only the commands (``cli.py
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import sys
@@ -17,10 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+import yaml
 from jsonargparse import ArgumentParser, Namespace
 
-from mnist_lit.errors import MnistLitError, one_line
+from mnist_lit.errors import ConfigError, MnistLitError, one_line
 from mnist_lit.files import why_unwritable
+from mnist_lit.presets import resolve_config_arguments
+from mnist_lit.training.runs import DEFAULT_LOGGER_NAME
 
 USAGE_ERROR = 2
 """Exit status of a command stopped by a mistake its user can fix (as argparse's)."""
@@ -85,6 +89,53 @@ def parse_or_fail(parser: ArgumentParser, args: Sequence[str] | None, prog: str)
         return parser.parse_args(args)
     except Exception as err:  # jsonargparse's parse errors
         fail(prog, f"{one_line(err)} (options: {parser.prog} --help)")
+
+
+def apply_fit_configs(parser: ArgumentParser, args: Sequence[str]) -> list[str]:
+    """Take ``--config FILE|NAME`` out of ``args``; the fit configs named set ``parser``'s defaults.
+
+    For the commands that evaluate a checkpoint (the report): they take the configs a run was
+    trained with, as ``fit`` and ``test`` do. Each ``data:`` option the parser has becomes its
+    default (the training ``batch_size`` excepted), ``trainer.default_root_dir`` points
+    ``--logs`` at its ``lightning_logs/``, and options on the command line still win. The rest
+    (the model's, the trainer's) is left out: the checkpoint holds the model.
+
+    Returns:
+        ``args`` without the ``--config`` options.
+
+    Raises:
+        ConfigError: A config that is missing, not YAML, or not a mapping of sections.
+
+    """
+    rest: list[str] = []
+    paths: list[str] = []
+    tokens = iter(resolve_config_arguments(args))
+    for token in tokens:
+        flag, equals, value = token.partition("=")
+        if flag in ("--config", "-c"):
+            paths.append(value if equals else next(tokens, ""))
+        else:
+            rest.append(token)
+    defaults: dict[str, Any] = {}
+    for path in paths:
+        try:
+            config = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"cannot read config {path!r}: {one_line(err)}") from err
+        if not isinstance(config, dict):
+            raise ConfigError(f"config {path} is not a mapping of sections (data:, model:, ...)")
+        options = {f"data.{key}": value for key, value in (config.get("data") or {}).items()}
+        options.pop("data.batch_size", None)  # the training batch; evaluation takes its own
+        root = (config.get("trainer") or {}).get("default_root_dir")
+        if root is not None:
+            options["logs"] = str(Path(root) / DEFAULT_LOGGER_NAME)
+        for name, value in options.items():
+            with contextlib.suppress(KeyError):  # an option this command has not
+                parser.get_default(name)
+                defaults[name] = value
+    if defaults:
+        parser.set_defaults(defaults)
+    return rest
 
 
 def instantiate(parser: ArgumentParser, config: Namespace) -> Any:

@@ -6,6 +6,7 @@ result.accuracy, result.confusion(), result.probabilities
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from tqdm import tqdm
 
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.datamodule import MNISTDataModule
@@ -68,16 +70,37 @@ class Evaluation:
 
 
 def evaluate(
-    model: MNISTClassifier, datamodule: MNISTDataModule, device: torch.device
+    model: MNISTClassifier,
+    datamodule: MNISTDataModule,
+    device: torch.device,
+    progress: str | None = None,
 ) -> Evaluation:
-    """Run ``model`` over the datamodule's test set (set up already) and keep every output."""
+    """Run ``model`` over the datamodule's test set (set up already) and keep every output.
+
+    Args:
+        model: The model, moved to ``device`` and put in eval mode.
+        datamodule: Its ``test_dataloader`` gives the images.
+        device: Where to run.
+        progress: A label for a progress bar on stderr (batches done, removed when done);
+            ``None`` shows none.
+
+    """
     model.eval().to(device)
     fast_cpu_layout(model)
     images, labels, logits = [], [], []
     failures: list[tuple[str, str]] = []
     start = time.perf_counter()
+    loader = datamodule.test_dataloader()
+    batches = tqdm(
+        loader,
+        desc=progress,
+        unit="batch",
+        leave=False,
+        disable=progress is None,
+        mininterval=0.5 if sys.stderr.isatty() else 15.0,  # a log file: a line every 15 s at most
+    )
     with torch.inference_mode():
-        for batch in datamodule.test_dataloader():
+        for batch in batches:
             batch = datamodule.on_after_batch_transfer(_on(batch, device), 0)
             if isinstance(batch, FolderBatch):
                 failures += [(name, reason) for name, _, reason in batch.failures]

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from gradio.components.image_editor import EditorValue
 
 PROG = "mnist_lit.demo"
+API_PREDICT = "predict"
+"""API name of the reading of a drawing: ``Client(url).predict(editor_value, api_name="/predict")``."""
+API_PREDICT_FILE = "predict_file"
+"""API name of the reading of an uploaded image file."""
 """The start of its error messages."""
 
 INSTALL_HINT = "the demo needs Gradio: pip install -e '.[demo]' (in a clone) or pip install gradio"
@@ -275,8 +279,11 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
             shown,
             trigger_mode="always_last",
             show_progress="hidden",
+            api_name=API_PREDICT,  # stable names for scripts (Gradio's default: the handler's)
         )
-        upload.change(actions.read_upload, upload, shown, show_progress="hidden")
+        upload.change(
+            actions.read_upload, upload, shown, show_progress="hidden", api_name=API_PREDICT_FILE
+        )
         # the canvas's own bin icon clears it to no paper and no brush: both start again on paper
         for event in (clear.click, canvas.clear):
             event(cleared, None, [canvas, *shown], show_progress="hidden")

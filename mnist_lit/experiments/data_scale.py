@@ -54,6 +54,7 @@ from mnist_lit.experiments.results import (
     write_csv,
 )
 from mnist_lit.files import save_figure, write_text
+from mnist_lit.presets import resolve_config, resolve_config_arguments
 
 PROG = "python -m mnist_lit.experiments.data_scale"
 REFERENCE_SIZES = (5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000)
@@ -109,7 +110,8 @@ class DataScale:
         seeds: Seeds; each size is run once per seed (``seed_everything`` and ``data.seed``), and
             tables and figures show the mean ± standard deviation over seeds.
         base: Training configs every run starts from, stacked in order (e.g. the default config
-            and a preset), as ``fit --config A --config B``.
+            and a preset), as ``fit --config A --config B``: files, or names of packaged
+            configs (``mnist-lit presets``).
         fit: Further ``fit`` options for every run, as on its command line, e.g.
             ``["--trainer.precision=bf16-mixed"]``. Options such as ``--data.mirror DIR`` or
             ``--trainer.accelerator gpu`` given to this command are added to them.
@@ -125,7 +127,7 @@ class DataScale:
         sizes: tuple[int, ...] = REFERENCE_SIZES,
         epochs: int = 3,
         seeds: tuple[int, ...] = (42,),
-        base: tuple[str, ...] = ("configs/default.yaml",),
+        base: tuple[str, ...] = ("default",),
         fit: tuple[str, ...] = (),
         out: str = "results/data_scale",
         dry_run: bool = False,
@@ -138,9 +140,10 @@ class DataScale:
             raise ConfigError(f"epochs must be positive, got {epochs}")
         if not seeds:
             raise ConfigError("seeds must name at least one seed")
+        base = tuple(resolve_config(path, option="base config") for path in base)
         for path in base:
             if not Path(path).is_file():
-                raise ConfigError(f"base config {path} not found (run from the project folder)")
+                raise ConfigError(f"base config {path} not found")
         own, fit_options = split_fit_options(fit)
         if own:
             raise ConfigError(f"{own[0]} in fit is not a fit option (--data.*, --trainer.*, ...)")
@@ -412,6 +415,8 @@ def main(args: Sequence[str] | None = None) -> Path:
     argv = list(sys.argv[1:] if args is None else args)
     own, fit = split_fit_options(argv)
     parser = build_parser()
+    with user_errors(PROG):  # --config data_scale: the packaged experiment config
+        own = resolve_config_arguments(own)
     config = parse_or_fail(parser, own, PROG)
     config.fit = [*config.fit, *fit]
     options = config.as_dict()
@@ -424,6 +429,11 @@ def main(args: Sequence[str] | None = None) -> Path:
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted; run the same command again to resume", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
+
+
+def entry_point() -> None:
+    """Console script ``mnist-lit-data-scale`` (also ``mnist-lit data-scale``)."""
+    main()
 
 
 if __name__ == "__main__":

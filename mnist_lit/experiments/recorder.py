@@ -110,7 +110,8 @@ class EpochRecorder(Callback):
         # so that the following epochs shuffle as they would in a plain ``fit``.
         devices = [pl_module.device] if pl_module.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            evaluation = evaluate(pl_module, datamodule, pl_module.device)
+            label = f"{self.label + ': ' if self.label else ''}testing after epoch {trainer.current_epoch + 1}"
+            evaluation = evaluate(pl_module, datamodule, pl_module.device, progress=label)
         pl_module.to(memory_format=pl_module.train_memory_format)  # undo evaluate's layout
         pl_module.train()
         record = EpochRecord(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +24,13 @@ from jsonargparse import ArgumentParser
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from mnist_lit.commands import instantiate, parse_or_fail, show_log_messages, user_errors
+from mnist_lit.commands import (
+    apply_fit_configs,
+    instantiate,
+    parse_or_fail,
+    show_log_messages,
+    user_errors,
+)
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import ConfigError
@@ -106,13 +113,13 @@ def make_report(
     if datamodule.custom_dir is None:  # a folder of the user's needs no MNIST files
         datamodule.prepare_data()
     datamodule.setup("test")
+    test_set = datamodule.custom_dir or "MNIST test set"
     try:
-        result = evaluate(model, datamodule, torch_device)
+        result = evaluate(model, datamodule, torch_device, progress=f"Evaluating {test_set}")
     finally:
         datamodule.teardown("test")  # gives the folder workers' threads back to torch
     confusion = result.confusion()
     per_digit, _ = digit_accuracy(confusion)
-    test_set = datamodule.custom_dir or "MNIST test set"
     if result.failures:
         shown = "".join(f"\n  {name}: {reason}" for name, reason in result.failures[:20])
         log.warning(
@@ -253,6 +260,14 @@ def build_parser() -> ArgumentParser:
         "all figures as PNG, metrics.json and a report.md page that shows them.",
         exit_on_error=False,
     )
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=str,
+        help="A fit config (file or packaged name, as for fit; repeatable): its data options "
+        "become this command's defaults, its trainer.default_root_dir sets --logs; the model's "
+        "and trainer's settings are not used (the checkpoint holds the model).",
+    )
     add_checkpoint_arguments(parser)
     parser.add_argument(
         "--out",
@@ -277,7 +292,11 @@ def build_parser() -> ArgumentParser:
     parser.add_class_arguments(
         MNISTDataModule,
         "data",
-        skip={"mean", "std", "predict_dir", "train_size", "val_size", "seed", "save_preprocessed"},
+        skip={  # training's and predict's options
+            *("mean", "std", "predict_dir", "train_size", "val_size", "seed", "save_preprocessed"),
+            *("augment_degrees", "augment_shift", "augment_scale", "augment_degrade"),
+            *("augment_margins", "non_digits"),
+        },
     )
     parser.set_defaults({"data.batch_size": 500})
     return parser
@@ -287,6 +306,8 @@ def main(args: Sequence[str] | None = None) -> Path:
     """Parse the command line, write the report; a user's mistake is a one-line error (exit 2)."""
     show_log_messages()
     parser = build_parser()
+    with user_errors(PROG):
+        args = apply_fit_configs(parser, sys.argv[1:] if args is None else args)
     config = parse_or_fail(parser, args, PROG)
     with user_errors(PROG):
         init = instantiate(parser, config)
@@ -299,3 +320,8 @@ def main(args: Sequence[str] | None = None) -> Path:
             init.image_index,
             init.robustness,
         )
+
+
+def entry_point() -> None:
+    """Console script ``mnist-lit-report`` (also ``mnist-lit report``)."""
+    main()

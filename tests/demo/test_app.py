@@ -288,3 +288,30 @@ def test_help_and_one_line_errors(
         "mnist_lit.demo: error: the demo needs Gradio: pip install -e '.[demo]' (in a clone) "
         "or pip install gradio\n"
     )
+
+
+def test_scripts_read_digits_through_the_stable_predict_api(
+    tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    """A script calls the running page as /predict (a drawing) and /predict_file (an image file)."""
+    from gradio_client import Client, handle_file
+
+    recognise = Recogniser.from_checkpoint(tiny_model.best)
+    app = build_app(DemoActions(recognise, Collection(tmp_path / "drawings")))
+    app.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(app.local_url, verbose=False)
+        names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+        assert {"/predict", "/predict_file"} <= names
+        image = tmp_path / "seven.png"
+        drawn(7)["composite"].save(image)
+        direct = recognise(Image.open(image))
+        for endpoint, value in (
+            ("/predict", {"background": None, "layers": [], "composite": handle_file(image)}),
+            ("/predict_file", handle_file(image)),
+        ):
+            label, _bars, _preview, message = client.predict(value, api_name=endpoint)
+            assert label["label"] == str(direct.digit), endpoint
+            assert message.startswith(f"Read as **{direct.digit}** ("), endpoint
+    finally:
+        app.close()

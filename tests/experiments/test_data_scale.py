@@ -120,7 +120,8 @@ def test_dry_run_writes_every_output_and_resumes(
         (["--trainer.devices", "2"], "--trainer.devices is set by the sweep"),
         (["--fit", "[--data.mirror,m,oops]"], "oops in fit is not a fit option"),
         (["--epochs", "0"], "epochs must be positive"),
-        (["--base", "[nowhere.yaml]"], "base config nowhere.yaml not found"),
+        (["--base", "[nowhere.yaml]"], "base config nowhere.yaml: no such file and no packaged"),
+        (["--base", "[configs/nowhere.yaml]"], "base config configs/nowhere.yaml not found"),
         (["--bogus", "1"], "--bogus"),
     ],
 )

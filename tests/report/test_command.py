@@ -198,3 +198,26 @@ def test_help_runs_as_a_module() -> None:
         check=True,
     )
     assert "--ckpt_path" in done.stdout and "--data.custom_dir" in done.stdout
+
+
+def test_report_takes_the_fit_config_of_the_run(
+    tiny_mnist: TinyMNIST,
+    tiny_model: TrainedModel,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--config as for fit: its data options and default_root_dir; model and trainer left out."""
+    shutil.copytree(tiny_model.run_dir, tmp_path / "runs" / "lightning_logs" / "version_0")
+    config = tmp_path / "mine.yaml"
+    config.write_text(
+        f"trainer:\n  default_root_dir: {tmp_path / 'runs'}\n  max_epochs: 9\n"
+        f"data:\n  mirror: {tiny_mnist.mirror}\n  data_dir: {tmp_path / 'data'}\n"
+        "  batch_size: 7\n  train_size: 100\nmodel:\n  lr: 0.5\n"
+    )
+    monkeypatch.chdir(tmp_path)  # no lightning_logs here: --logs comes from the config
+    capsys.readouterr()
+    page = report(["--config", str(config), "--config", "fast", "--ckpt_path", "best"])
+    assert page == tmp_path / "runs" / "lightning_logs" / "version_0" / "report" / "report.md"
+    assert json.loads((page.parent / "metrics.json").read_text())["images"] == 200
+    assert "Evaluating MNIST test set" in capsys.readouterr().err  # the evaluation's progress
