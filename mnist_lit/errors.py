@@ -24,3 +24,7 @@ class CheckpointError(MnistLitError):
 def one_line(err: object) -> str:
     """Return an error's message (or any text) on one line (jsonargparse's messages span several)."""
     return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
+class MissingExtraError(MnistLitError):
+    """An optional dependency is not installed; the message says which ``pip install`` adds it."""
