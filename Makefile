@@ -59,7 +59,7 @@ demo: $(DEMO_STAMP) ## Draw digits in the browser, http://127.0.0.1:7860 (after 
 	$(BIN)/python -m mnist_lit.demo --ckpt_path best $(ARGS)
 
 export: $(EXPORT_STAMP) ## The newest run's best model as ONNX (ARGS: --format torchscript, --out FILE)
-	$(BIN)/python -m mnist_lit.export --ckpt_path best $(ARGS)
+	$(BIN)/python -m mnist_lit.export --ckpt_path best --format onnx $(ARGS)
 
 lint: $(TEST_STAMP) ## ruff (lint and format) and mypy
 	$(BIN)/ruff check .

@@ -69,3 +69,4 @@ def test_presets_and_the_other_commands_from_one_entry_point(tmp_path: Path) -> 
     assert "mnist-lit presets lists them" in " ".join(mnist_lit("--help").split())
     assert "--ckpt_path" in mnist_lit("report", "--help")
     assert "--sizes" in mnist_lit("data-scale", "--help")
+    assert "--format {onnx,torchscript}" in mnist_lit("export", "--help")
