@@ -176,7 +176,7 @@ def run_robustness(
 
     rows = table_rows(run_suite(models, sets, torch_device, progress))
     where = f"{torch.get_num_threads()} CPU threads" if torch_device.type == "cpu" else "CUDA"
-    title = f"Robustness: accuracy per set (seed {seed}; {where})"
+    title = f"Robustness: accuracy per set (corruptions seeded {seed}; {where})"
     figure = plot_robustness(
         [set_label(r) if r.images else r.name for r in rows],
         {m: [r.accuracy[m] for r in rows] for m in labels},
@@ -190,7 +190,7 @@ def run_robustness(
     page = out / "robustness.md"
     write_text(
         page,
-        f"# Robustness\n\nAccuracy (%) on each set, seed {seed}. Families: {families}.\n\n"
+        f"# Robustness\n\nAccuracy (%) on each set (corruptions and drawings seeded {seed}). Families: {families}.\n\n"
         f"{legend}\n\n{table}\n![accuracy per set](robustness.png)\n\n"
         "## Calibration\n\nExpected calibration error (%, 15 bins) of each model's probabilities "
         "before and after temperature scaling (the same for a checkpoint without calibration).\n\n"
