@@ -31,11 +31,17 @@ from jsonargparse import Namespace
 from lightning.fabric.plugins.environments.slurm import SLURMEnvironment
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.cli import (
+    ArgsType,
+    LightningArgumentParser,
+    LightningCLI,
+    SaveConfigCallback,
+)
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from mnist_lit.callbacks.dashboards import Dashboards
+from mnist_lit.callbacks.loggers import log_file, logger_failure, start_loggers
 from mnist_lit.callbacks.predictions import PredictionWriter
 from mnist_lit.callbacks.progress import ProgressBar as LoggedValuesBar
 from mnist_lit.callbacks.summary import TestSummary
@@ -55,6 +61,7 @@ from mnist_lit.training.runs import (
     RUN_DIR_VARIABLE,
     claim_run_dir,
     inherited_run_dir,
+    keeps_folder,
     log_root,
     release_if_empty,
     resumable_run,
@@ -110,6 +117,22 @@ class MNISTArgumentParser(LightningArgumentParser):
             super().error(message, ex)
         prog = self.prog.replace(" [options]", "")
         fail("mnist_lit", f"{message} (options: {prog} --help)")
+
+
+class SaveConfig(SaveConfigCallback):
+    """Save ``config.yaml`` into the run folder, and attach it to an MLflow run too."""
+
+    def save_config(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        """Attach the saved ``config.yaml`` to the run's MLflow runs (``loggers.py``).
+
+        Runs on the first process only, so the folder is read without ``trainer.log_dir``, which
+        would wait for the other processes.
+        """
+        folder = getattr(trainer, "run_dir", None)
+        if folder is None and trainer.loggers and keeps_folder(trainer.loggers[0]):
+            folder = trainer.loggers[0].log_dir
+        if folder is not None:
+            log_file(trainer.loggers, Path(folder) / self.config_filename)
 
 
 class MNISTLightningCLI(LightningCLI):
@@ -188,24 +211,53 @@ class MNISTLightningCLI(LightningCLI):
                 _print(f"Normalisation of the checkpoint: data.{key} = {hparams[key]}")
                 config.data[key] = hparams[key]
 
+    def instantiate_classes(self) -> None:
+        """Make the model, data and trainer; a logger that cannot be made is a one-line error."""
+        try:
+            super().instantiate_classes()
+        except ValueError as err:  # jsonargparse reports a constructor's failure as a ValueError
+            failed = logger_failure(err)
+            if failed is None:
+                raise
+            raise ConfigError(failed) from err
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """Make the Trainer, logging into a run folder of its own (see ``training/runs.py``).
 
         With the default logger, ``fit --ckpt_path`` of the newest run's checkpoint goes on in
         that run's folder; any other run claims a new ``lightning_logs/version_N/``, so that runs
-        started at the same moment never share one. A logger of the config's is used as it is.
+        started at the same moment never share one. A TensorBoard or CSV logger of the config's
+        is used as it is, its folder the run folder; with any other logger (MLflow, W&B, ...)
+        the run claims a folder as with the default one, for its checkpoints, ``config.yaml`` and
+        ``predictions.csv``, and the logger is started here, so that one that cannot start is a
+        one-line error.
         """
         subcommand = self.subcommand  # None with run=False: the config is not split by subcommand
         config = self.config[subcommand] if subcommand else self.config
         trainer = (self.config_init[subcommand] if subcommand else self.config_init).trainer
-        if trainer.get("logger") in (None, True) and not trainer.get("fast_dev_run"):
-            run_dir = self._run_dir(config)
-            if run_dir is not None:
-                kwargs["logger"] = TensorBoardLogger(
-                    save_dir=run_dir.parent.parent, name=run_dir.parent.name, version=run_dir.name
-                )
+        logger = trainer.get("logger")
+        first = logger[0] if isinstance(logger, list) and logger else logger
+        run_dir = None
+        if not trainer.get("fast_dev_run"):
+            if logger in (None, True):
+                run_dir = self._run_dir(config)
+                if run_dir is not None:
+                    kwargs["logger"] = TensorBoardLogger(
+                        save_dir=run_dir.parent.parent,
+                        name=run_dir.parent.name,
+                        version=run_dir.name,
+                    )
+                    run_dir = None  # TensorBoard's folder is the run folder
+            elif isinstance(first, Logger) and not keeps_folder(first):
+                run_dir = self._run_dir(config)
         made = super().instantiate_trainer(**kwargs)
         assert isinstance(made, Trainer)
+        if run_dir is not None:
+            made.run_dir = run_dir
+            for callback in made.checkpoint_callbacks:
+                if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+                    callback.dirpath = str(run_dir / "checkpoints")
+        start_loggers(made.loggers, run_dir)
         return made
 
     def _run_dir(self, config: Namespace) -> Path | None:
@@ -326,6 +378,7 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
                     MNISTDataModule,
                     args=args,
                     trainer_defaults=defaults,
+                    save_config_callback=SaveConfig,
                     save_config_kwargs={"overwrite": True},
                     seed_everything_default=42,
                     trainer_class=Trainer,

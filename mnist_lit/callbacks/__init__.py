@@ -1,6 +1,7 @@
 """Callbacks: what runs beside the model in the Trainer's loop.
 
-- ``dashboards.py``: ``Dashboards``, the TensorBoard figures and hyperparameters.
+- ``dashboards.py``: ``Dashboards``, the figures and hyperparameters (TensorBoard, MLflow).
+- ``loggers.py``: what each Lightning logger can take (figures, text); loggers that cannot start.
 - ``ema.py``: ``EMA``, an exponential moving average of the weights.
 - ``progress.py``: ``ProgressBar``, redrawn without making the host wait every step.
 - ``predictions.py``: ``PredictionWriter``, the ``predict`` command's CSV file.

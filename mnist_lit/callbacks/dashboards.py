@@ -1,4 +1,4 @@
-"""TensorBoard dashboards: the figures of ``plots.py`` and the hyperparameters with their metrics.
+"""Dashboards: the figures of ``plots.py`` and the hyperparameters with their metrics.
 
     python -m mnist_lit fit --config configs/default.yaml --data.mirror ../shared/data/mnist
     tensorboard --logdir lightning_logs
@@ -13,7 +13,12 @@ What a run adds to the scalars the model logs (tags as TensorBoard shows them):
 - TEXT: ``model/layers``, each layer's output shape and parameters.
 - HPARAMS: the run's model, data and trainer settings beside the last value of each of
   ``HPARAM_METRICS`` (``val/acc``, ``val/acc_best``, ``test/acc``, the losses, ...).
-- SCALARS: ``val/acc_best``, the best ``val/acc`` so far in the run (continued by a resumed fit).
+
+With MLflow (``--trainer.logger MLFlowLogger``) the same figures are the run's images, by tag and
+step, the layer table is ``model/layers.md``, and the trainer settings join the parameters.
+Other loggers (CSV, W&B, ...) take the settings; the figures are skipped for them, with one line
+saying so (``loggers.py``). The scalars, ``val/acc_best`` among them, are the model's
+``self.log`` values, which every logger records.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
+from mnist_lit.callbacks.loggers import Sink, sinks
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
 from mnist_lit.data.preprocess import normalize
 from mnist_lit.models.convnet import ConvNet
@@ -67,9 +73,10 @@ DATA_HPARAMS = ("batch_size", "train_size", "val_size", "seed", "custom_dir")
 
 
 class Dashboards(Callback):
-    """Log figures, a layer table and the hyperparameters to TensorBoard (``--dashboards.*``).
+    """Log figures, a layer table and the hyperparameters to the run's loggers (``--dashboards.*``).
 
-    Does nothing when the run has no ``TensorBoardLogger``. The figures after each validation
+    Figures and the layer table go to TensorBoard and MLflow loggers (``loggers.py``); without
+    one, nothing is drawn. The figures after each validation
     epoch cost about 0.4 s on a 2-core CPU, next to about 50 s for an epoch of the default run;
     raise ``every_n_epochs`` or turn ``figures`` off for runs with epochs of a few seconds.
 
@@ -101,57 +108,55 @@ class Dashboards(Callback):
         self._first = _Batches(num_images)  # the first images of the epoch, with probabilities
         self._worst = _Worst(num_images)  # the most confident mistakes of a test run
         self._probe: Tensor | None = None  # (1, 1, 28, 28): the image whose feature maps are shown
-        self._best_val_acc: float | None = None  # kept in checkpoints, so a resumed fit goes on
+        self._settings_logged: set[int] = set()  # the loggers without HPARAMS sessions given them
+        self._said_skipped = False
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Stop Lightning's ``hp_metric`` placeholder; start a new best for a new ``fit``.
+        """Stop Lightning's ``hp_metric`` placeholder; say which loggers take no figures.
 
-        Runs before a resumed fit restores this callback's state, and before Lightning records
-        the hyperparameters (``hparams.yaml`` and other loggers stay as Lightning writes them).
+        Runs before Lightning records the hyperparameters (``hparams.yaml`` and other loggers
+        stay as Lightning writes them).
         """
-        if stage == "fit":
-            self._best_val_acc = None
         if self.hparams:
             for logger in trainer.loggers:
                 if isinstance(logger, TensorBoardLogger) and hasattr(logger, "_default_hp_metric"):
                     # the constructor's default_hp_metric=False, for the logger the run already has
                     logger._default_hp_metric = False
-
-    def state_dict(self) -> dict[str, Any]:
-        """Return the best validation accuracy so far, to be saved in checkpoints."""
-        return {"best_val_acc": self._best_val_acc}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Go on from the best validation accuracy of the checkpoint's run."""
-        self._best_val_acc = state_dict.get("best_val_acc")
+        taken, skipped = sinks(trainer.loggers)
+        if self.figures and skipped and not self._said_skipped and trainer.is_global_zero:
+            where = (
+                "TensorBoard and MLflow show them" if not taken else "the other loggers have them"
+            )
+            log.info(f"Dashboards: figures are skipped for {', '.join(skipped)} ({where})")
+            self._said_skipped = True
 
     # ---- fit ----------------------------------------------------------------------------------
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Record the hyperparameters, the layer table, the per-digit chart and sample images."""
-        writer = _writer(trainer)
-        if writer is None:
-            return
-        self._record_hparams(trainer, pl_module, writer, "fit")
-        digits = [rf"val/acc_digit_{d}" for d in range(NUM_CLASSES)]
-        writer.add_custom_scalars(
-            {"per-digit accuracy": {"validation, every digit": ["Multiline", digits]}}
-        )
+        self._record_hparams(trainer, pl_module, "fit")
+        writer = _tensorboard(trainer)
+        if writer is not None:
+            digits = [rf"val/acc_digit_{d}" for d in range(NUM_CLASSES)]
+            writer.add_custom_scalars(
+                {"per-digit accuracy": {"validation, every digit": ["Multiline", digits]}}
+            )
+        outputs = _sinks(trainer)
         net = getattr(pl_module, "net", None)
         if net is not None:
-            writer.add_text("model/layers", format_layer_table(layer_table(net)), 0)
+            for sink in outputs:
+                sink.add_text("model/layers", format_layer_table(layer_table(net)), 0)
         train_set = getattr(getattr(trainer, "datamodule", None), "train_set", None)
-        if self.figures and train_set is not None and hasattr(train_set, "images"):
+        if self.figures and outputs and train_set is not None and hasattr(train_set, "images"):
             mean, std = _normalisation(pl_module)
             images = normalize(train_set.images[: 100 * NUM_CLASSES].unsqueeze(1), mean, std)
             labels = train_set.labels[: 100 * NUM_CLASSES]
-            _add_figure(writer, "data/samples", plot_samples(images, labels, mean, std), 0)
+            _add_figure(outputs, "data/samples", plot_samples(images, labels, mean, std), 0)
 
     def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """For ``validate`` (not validation within ``fit``), record the hyperparameters."""
-        writer = _writer(trainer)
-        if writer is not None and trainer.state.fn == "validate":
-            self._record_hparams(trainer, pl_module, writer, "validate")
+        if trainer.state.fn == "validate":
+            self._record_hparams(trainer, pl_module, "validate")
 
     def on_validation_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Start collecting this epoch's first images."""
@@ -178,40 +183,32 @@ class Dashboards(Callback):
             self._probe = batch[0][:1].detach()
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        """Log the best accuracy so far and, every ``every_n_epochs``, the validation figures."""
-        writer = _writer(trainer)
-        if writer is None or trainer.sanity_checking:
+        """Every ``every_n_epochs`` (and after the last), log the validation figures."""
+        if trainer.sanity_checking:
             return
         fitting = trainer.state.fn == "fit"
         # the step Lightning gives the epoch's val/acc (as its LearningRateMonitor does)
         step = getattr(trainer.fit_loop.epoch_loop, "_batches_that_stepped", trainer.global_step)
-        acc = trainer.callback_metrics.get("val/acc")
-        if acc is not None and fitting:
-            self._best_val_acc = max(float(acc), self._best_val_acc or 0.0)
-            writer.add_scalar("val/acc_best", self._best_val_acc, step)
         epoch = trainer.current_epoch + 1
         last = trainer.max_epochs is not None and 0 < trainer.max_epochs <= epoch
-        if self.figures and (not fitting or epoch % self.every_n_epochs == 0 or last):
-            self._log_evaluation(writer, pl_module, "val", step)
+        outputs = _sinks(trainer)
+        if self.figures and outputs and (not fitting or epoch % self.every_n_epochs == 0 or last):
+            self._log_evaluation(outputs, pl_module, "val", step)
         if not fitting:
-            self._end_hparams(writer)
+            self._end_hparams(trainer)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Log feature maps and filters of the trained network; close the HPARAMS session."""
-        writer = _writer(trainer)
-        if writer is None:
-            return
-        if self.figures:
-            self._log_network(writer, pl_module, trainer.global_step)
-        self._end_hparams(writer)
+        outputs = _sinks(trainer)
+        if self.figures and outputs:
+            self._log_network(outputs, pl_module, trainer.global_step)
+        self._end_hparams(trainer)
 
     # ---- test ---------------------------------------------------------------------------------
 
     def on_test_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Record the hyperparameters of the model under test."""
-        writer = _writer(trainer)
-        if writer is not None:
-            self._record_hparams(trainer, pl_module, writer, "test")
+        self._record_hparams(trainer, pl_module, "test")
         self._first.clear()
         self._worst.clear()
         self._probe = None
@@ -235,12 +232,10 @@ class Dashboards(Callback):
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Log the test figures, feature maps and filters; close the HPARAMS session."""
-        writer = _writer(trainer)
-        if writer is None:
-            return
-        if self.figures:
+        outputs = _sinks(trainer)
+        if self.figures and outputs:
             step = trainer.global_step
-            self._log_evaluation(writer, pl_module, "test", step)
+            self._log_evaluation(outputs, pl_module, "test", step)
             images, labels, probabilities = self._worst.get()
             confusion = getattr(pl_module, "confusion", {}).get("test")
             if confusion is not None:  # also when nothing is wrong: the figure says so
@@ -252,9 +247,9 @@ class Dashboards(Callback):
                 figure = plot_misclassified(
                     images, labels, probabilities, mean, std, self.num_images, title=title
                 )
-                _add_figure(writer, "test/misclassified", figure, step)
-            self._log_network(writer, pl_module, step)
-        self._end_hparams(writer)
+                _add_figure(outputs, "test/misclassified", figure, step)
+            self._log_network(outputs, pl_module, step)
+        self._end_hparams(trainer)
 
     # ---- helpers ------------------------------------------------------------------------------
 
@@ -265,51 +260,67 @@ class Dashboards(Callback):
         self._first.add(batch[0], batch[1], probabilities)
 
     def _log_evaluation(
-        self, writer: Any, pl_module: LightningModule, stage: str, step: int
+        self, outputs: list[Sink], pl_module: LightningModule, stage: str, step: int
     ) -> None:
         """Log the predictions grid, the confusion matrix and the per-digit bars of ``stage``."""
         mean, std = _normalisation(pl_module)
         images, labels, probabilities = self._first.get()
         if len(labels):
             figure = plot_predictions(images, labels, probabilities, mean, std)
-            _add_figure(writer, f"{stage}/predictions", figure, step)
+            _add_figure(outputs, f"{stage}/predictions", figure, step)
         confusion = getattr(pl_module, "confusion", {}).get(stage)
         if confusion is not None and confusion.sum() > 0:
             per_digit, overall = digit_accuracy(confusion)
             name = "Validation" if stage == "val" else "Test"
-            _add_figure(writer, f"{stage}/confusion_matrix", plot_confusion_matrix(confusion), step)
+            _add_figure(
+                outputs, f"{stage}/confusion_matrix", plot_confusion_matrix(confusion), step
+            )
             figure = plot_digit_accuracy(per_digit, overall, f"{name} accuracy per digit")
-            _add_figure(writer, f"{stage}/digit_accuracy", figure, step)
+            _add_figure(outputs, f"{stage}/digit_accuracy", figure, step)
 
-    def _log_network(self, writer: Any, pl_module: LightningModule, step: int) -> None:
+    def _log_network(self, outputs: list[Sink], pl_module: LightningModule, step: int) -> None:
         """Log the first conv layer's filters and the feature maps of the first image seen."""
         net = getattr(pl_module, "net", None)
         if not isinstance(net, ConvNet):
             return
         convs = net.conv_layers()
         if convs[0].in_channels == 1:
-            _add_figure(writer, "model/filters_conv1", plot_filters(convs[0].weight), step)
+            _add_figure(outputs, "model/filters_conv1", plot_filters(convs[0].weight), step)
         if self._probe is not None:
             mean, std = _normalisation(pl_module)
             image = self._probe.to(convs[0].weight.device, convs[0].weight.dtype)
             maps = feature_maps(net.features, image)
             figure = plot_feature_maps(image[0], [m[0] for m in maps], mean=mean, std=std)
-            _add_figure(writer, "model/feature_maps", figure, step)
+            _add_figure(outputs, "model/feature_maps", figure, step)
 
-    def _record_hparams(
-        self, trainer: Trainer, pl_module: LightningModule, writer: Any, stage: str
-    ) -> None:
-        """Start an HPARAMS session: the settings now, the metrics as they are logged."""
+    def _record_hparams(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Start an HPARAMS session: the settings now, the metrics as they are logged.
+
+        Loggers other than TensorBoard get the trainer's settings, the seed and the stage that
+        Lightning's own hyperparameters (the model's and the data's) leave out, once per run:
+        MLflow refuses a parameter whose value changes, as ``stage`` does in ``fit --test``.
+        """
         if not self.hparams or not trainer.is_global_zero:
             return
         params = run_hparams(trainer, pl_module, stage)
-        experiment, start, _ = hparams_summary(params, dict.fromkeys(HPARAM_METRICS, 0.0))
-        file_writer = writer._get_file_writer()  # as Lightning's own log_hyperparams does
-        file_writer.add_summary(experiment)
-        file_writer.add_summary(start)
+        writer = _tensorboard(trainer)
+        if writer is not None:
+            experiment, start, _ = hparams_summary(params, dict.fromkeys(HPARAM_METRICS, 0.0))
+            file_writer = writer._get_file_writer()  # as Lightning's own log_hyperparams does
+            file_writer.add_summary(experiment)
+            file_writer.add_summary(start)
+        extra = {k: v for k, v in params.items() if not k.startswith(("model.", "data."))}
+        for logger in trainer.loggers:
+            if (
+                not isinstance(logger, TensorBoardLogger)
+                and id(logger) not in self._settings_logged
+            ):
+                logger.log_hyperparams(extra)
+                self._settings_logged.add(id(logger))
 
-    def _end_hparams(self, writer: Any) -> None:
-        if self.hparams:
+    def _end_hparams(self, trainer: Trainer) -> None:
+        writer = _tensorboard(trainer)
+        if self.hparams and writer is not None:
             _, _, end = hparams_summary({}, {})
             writer._get_file_writer().add_summary(end)
             writer.flush()
@@ -404,7 +415,7 @@ def _nothing() -> tuple[Tensor, Tensor, Tensor]:
     return torch.empty(size), torch.empty(0, dtype=torch.long), torch.empty(0, NUM_CLASSES)
 
 
-def _writer(trainer: Trainer) -> Any:
+def _tensorboard(trainer: Trainer) -> Any:
     """Return the SummaryWriter of the run's TensorBoardLogger on the main process, else ``None``."""
     if not trainer.is_global_zero:
         return None
@@ -414,10 +425,17 @@ def _writer(trainer: Trainer) -> Any:
     return None
 
 
+def _sinks(trainer: Trainer) -> list[Sink]:
+    """Return the run's loggers that take figures, on the main process (elsewhere none)."""
+    return sinks(trainer.loggers)[0] if trainer.is_global_zero else []
+
+
 def _normalisation(pl_module: LightningModule) -> tuple[float, float]:
     hparams = getattr(pl_module, "hparams", {})
     return float(hparams.get("mean", MEAN)), float(hparams.get("std", STD))
 
 
-def _add_figure(writer: Any, tag: str, figure: Figure, step: int) -> None:
-    writer.add_image(tag, render(figure), step, dataformats="HWC")
+def _add_figure(outputs: list[Sink], tag: str, figure: Figure, step: int) -> None:
+    image = render(figure)
+    for sink in outputs:
+        sink.add_image(tag, image, step)

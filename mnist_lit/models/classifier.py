@@ -4,7 +4,8 @@
 
 Logged keys: ``train/loss``, ``train/acc`` (the batch's, every ``trainer.log_every_n_steps``
 steps), ``train/loss_epoch``, ``train/acc_epoch``, ``val/loss``, ``val/acc``,
-``val/acc_digit_<d>``, ``test/loss``, ``test/acc``, ``test/acc_digit_<d>`` (per epoch), and
+``val/acc_digit_<d>``, ``val/acc_best`` (the best ``val/acc`` of the run so far, carried on by a
+resumed ``fit``), ``test/loss``, ``test/acc``, ``test/acc_digit_<d>`` (per epoch), and
 ``test/acc_tta`` with test-time augmentation (``tta``). At the end
 of ``test`` a per-digit table and the confusion matrix are printed as well; ``confusion[stage]``
 keeps the last confusion matrix of ``val`` and ``test``, and the evaluation steps return their
@@ -23,7 +24,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.strategies import ParallelStrategy
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
-from torchmetrics import MeanMetric, Metric, SumMetric
+from torchmetrics import MaxMetric, MeanMetric, Metric, SumMetric
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassCalibrationError,
@@ -55,6 +56,8 @@ from mnist_lit.models.tta import shifted_probabilities
 
 Batch = Sequence[Any]  # (images, labels, ...): MNIST batches, or FolderBatch of users' images
 STAGES = ("train", "val", "test")
+BEST_KEY = "val_acc_best"
+"""Checkpoint key of the best ``val/acc`` so far, so that a resumed ``fit`` goes on from it."""
 
 
 class Readings(NamedTuple):
@@ -200,6 +203,7 @@ class MNISTClassifier(LightningModule):
                 NUM_CLASSES, average=None, validate_args=False
             )
             metrics[f"{s}_confmat"] = MulticlassConfusionMatrix(NUM_CLASSES, validate_args=False)
+        metrics["val_acc_best"] = MaxMetric()  # the best val/acc of the fit so far
         metrics["test_acc_tta"] = MulticlassAccuracy(
             NUM_CLASSES, average="micro", validate_args=False
         )
@@ -418,7 +422,7 @@ class MNISTClassifier(LightningModule):
         )
 
     def setup(self, stage: str) -> None:
-        """Store the weights channels-last for training where ``channels_last`` says so.
+        """Start a new ``val/acc_best``; store the weights channels-last where ``channels_last`` says so.
 
         This runs before the model is moved to its device and wrapped for DDP, whose gradient
         buckets take the weights' layout at that moment (a later change costs speed and a
@@ -427,6 +431,7 @@ class MNISTClassifier(LightningModule):
         """
         if stage != "fit":
             return
+        self._metric("val_acc_best").reset()  # a new fit; a resumed one restores its best later
         device_type = self.trainer.strategy.root_device.type
         self.train_memory_format = training_layout(self.hparams.get("channels_last"), device_type)
         self.to(memory_format=self.train_memory_format)
@@ -482,10 +487,13 @@ class MNISTClassifier(LightningModule):
         """Keep the calibration (``calibration.py``) and the random generators' state (``resume.py``)."""
         if self.calibration is not None:
             checkpoint[CHECKPOINT_KEY] = self.calibration.to_dict()
+        best = self._metric("val_acc_best")
+        if best.update_called:
+            checkpoint[BEST_KEY] = float(best.compute())
         save_rng_state(checkpoint, self.device)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the calibration; restore the random generators when training resumes.
+        """Restore the calibration; restore ``val/acc_best`` and the random generators when training resumes.
 
         A checkpoint without calibration (written before it existed) is used unscaled, with one
         line saying so, except by ``fit``, which fits it at its next validation.
@@ -497,6 +505,9 @@ class MNISTClassifier(LightningModule):
             self.print(note) if self._trainer is not None else rank_zero_warn(note)
         if fitting:
             restore_rng_state(checkpoint, self.device)
+            best = _best_val_acc(checkpoint)
+            if best is not None:
+                self._metric("val_acc_best").update(torch.tensor(best, device=self.device))
 
     def on_test_start(self) -> None:
         """Use the faster memory layout for evaluation on a CPU (see ``fast_cpu_layout``); compile."""
@@ -609,6 +620,12 @@ class MNISTClassifier(LightningModule):
             return
         values = {f"{stage}/loss": loss_mean.compute(), f"{stage}/acc": accuracy.compute()}
         self.log_dict(values, prog_bar=True)
+        if stage == "val" and self._trainer is not None and self.trainer.state.fn == "fit":
+            best = self._metric("val_acc_best")
+            if not self.trainer.sanity_checking:  # the check's few batches say nothing
+                best.update(values["val/acc"])
+            if best.update_called:
+                self.log("val/acc_best", best.compute())
         loss_mean.reset()
         accuracy.reset()
 
@@ -689,3 +706,19 @@ class MNISTClassifier(LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+
+def _best_val_acc(checkpoint: dict[str, Any]) -> float | None:
+    """Return the best ``val/acc`` a checkpoint's run reached, if it says.
+
+    Checkpoints written before the model logged ``val/acc_best`` kept it in the state of the
+    ``Dashboards`` callback.
+    """
+    if BEST_KEY in checkpoint:
+        return float(checkpoint[BEST_KEY])
+    for name, state in checkpoint.get("callbacks", {}).items():
+        if name.startswith("Dashboards") and isinstance(state, dict):
+            value = state.get("best_val_acc")
+            if value is not None:
+                return float(value)
+    return None

@@ -5,7 +5,7 @@
 
 Writes into ``--out`` (default: ``report/`` in the checkpoint's run folder) ``report.md`` (metrics,
 tables and all figures, readable without TensorBoard), ``metrics.json`` and one PNG per figure:
-samples, training curves (from the run's TensorBoard logs), predictions, misclassified images,
+samples, training curves (from the run's TensorBoard or CSV logs), predictions, misclassified images,
 per-digit accuracy, confusion matrix (counts and normalised), the reliability diagram (confidence
 against accuracy, before and after temperature scaling), feature maps, conv1 filters and the layer
 table. ``--data.custom_dir DIR`` reports on a labelled folder of your own images instead;
@@ -214,7 +214,7 @@ def make_report(
     write_text(page, text)
     log.info(f"Wrote {page} with {len(figures)} figures (PNG) and metrics.json in {out}")
     if not curves:
-        log.info(f"No training curves: no TensorBoard logs with them in {run_dir}")
+        log.info(f"No training curves: no TensorBoard or CSV logs with them in {run_dir}")
     return page
 
 

@@ -6,6 +6,12 @@ Lightning's logger picks ``version_N`` by listing the folder when it first write
 started together from one folder both pick the same ``N`` and mix their files. Here a run claims
 its folder before the Trainer exists, with ``mkdir``, which only one process can win for a
 name. A ``fit --ckpt_path`` of the newest run's checkpoint goes on in that run's folder instead.
+
+The run folder holds the run's files (checkpoints, ``config.yaml``, ``predictions.csv``) whatever
+the logger. TensorBoard's and CSV's loggers write into a folder of their own, which is then the
+run folder (``save_dir/name/version_N/``); loggers that keep their records elsewhere (MLflow, W&B,
+...) get a claimed ``default_root_dir/lightning_logs/version_N/`` for the files, so that
+``--ckpt_path best|last`` finds every run's checkpoints in the same place.
 """
 
 from __future__ import annotations
@@ -24,16 +30,32 @@ RUN_DIR_VARIABLE = "MNIST_LIT_RUN_DIR"
 
 VERSION_PREFIX = "version_"
 
+FOLDER_LOGGERS = ("TensorBoardLogger", "CSVLogger")
+"""Lightning's loggers that write into a run folder ``save_dir/name/version`` of their own."""
+
 
 def log_root(config: Namespace) -> Path:
-    """Return the folder holding the run folders of the logger a subcommand's ``config`` sets up."""
+    """Return the folder holding the run folders of the logger a subcommand's ``config`` sets up.
+
+    ``save_dir/name`` of a TensorBoard or CSV logger (the first, when there are several), else
+    ``default_root_dir/lightning_logs``.
+    """
     trainer = config.get("trainer") or Namespace()
     root = Path(trainer.get("default_root_dir") or ".")
     logger = trainer.get("logger")
-    if isinstance(logger, Namespace) and "init_args" in logger:  # an explicit logger class
+    if isinstance(logger, list) and logger:
+        logger = logger[0]
+    if isinstance(logger, Namespace) and "init_args" in logger and keeps_folder(logger.class_path):
         init = logger.init_args
         return Path(init.get("save_dir") or root) / (init.get("name") or DEFAULT_LOGGER_NAME)
     return root / DEFAULT_LOGGER_NAME
+
+
+def keeps_folder(logger: object) -> bool:
+    """Whether a logger (an object, or a class path) writes into a run folder of its own."""
+    if isinstance(logger, str):
+        return logger.rsplit(".", 1)[-1] in FOLDER_LOGGERS
+    return any(cls.__name__ in FOLDER_LOGGERS for cls in type(logger).__mro__)  # subclasses too
 
 
 def version_number(run_dir: Path) -> int:

@@ -3,12 +3,14 @@
     python -m mnist_lit fit --config configs/default.yaml --trainer.precision auto
 
 Checkpoints are written atomically and read without running code (``checkpoint_io.py``) unless
-``plugins`` brings its own ``CheckpointIO`` (or ``strategy`` is a configured object or XLA). Every other argument is Lightning's own and passes
-through unchanged.
+``plugins`` brings its own ``CheckpointIO`` (or ``strategy`` is a configured object or XLA).
+``log_dir`` is the run folder the CLI chose (``run_dir``, see ``runs.py``) where it chose one.
+Every other argument is Lightning's own and passes through unchanged.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -48,6 +50,8 @@ class Trainer(LightningTrainer):
         **kwargs: Any,
     ) -> None:
         self.precision_choice: Choice | None = None
+        # The run folder for the run's files when the logger keeps its records elsewhere (runs.py)
+        self.run_dir: Path | None = None
         if precision == "auto":
             kind = device_type(kwargs.get("accelerator", "auto"))
             bf16 = kind == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False)
@@ -71,6 +75,18 @@ class Trainer(LightningTrainer):
         cpu_processes = self.world_size > 1 and self.strategy.root_device.type == "cpu"
         if kwargs.get("sync_batchnorm") and cpu_processes:  # PyTorch would fail at the first step
             raise ConfigError("sync_batchnorm needs GPUs; PyTorch cannot sync CPU processes")
+
+    @property
+    def log_dir(self) -> str | None:
+        """The run folder: ``run_dir`` when set, else Lightning's choice (the first logger's folder).
+
+        Lightning's own choice for a logger without a folder (MLflow with a database store, W&B)
+        is ``None`` or a folder every run shares; ``config.yaml`` and ``predictions.csv`` go here.
+        Where Lightning has none and the CLI chose none either, ``default_root_dir``.
+        """
+        if self.run_dir is not None:  # the same on every process (DDP inherits it)
+            return str(self.run_dir)
+        return super().log_dir or self.default_root_dir
 
 
 def _one_progress_bar(callbacks: object, enabled: bool | None) -> list[Callback]:

@@ -7,6 +7,7 @@ import torch
 import yaml
 
 from mnist_lit.callbacks.dashboards import Dashboards
+from mnist_lit.models.classifier import BEST_KEY
 from tests.helpers import (
     Mistakes,
     TinyMNIST,
@@ -111,14 +112,20 @@ def test_without_validation_feature_maps_come_from_training(
     assert not any(tag.startswith("val/") for tag in tags["images"] + tags["scalars"])
 
 
-def test_resumed_fit_goes_on_from_the_best_accuracy(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["model", "older Dashboards state"])
+def test_resumed_fit_goes_on_from_the_best_accuracy(
+    tiny_mnist: TinyMNIST, tmp_path: Path, where: str
+) -> None:
     first = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2")
     last = Path(first.trainer.log_dir) / "checkpoints" / "last.ckpt"
     best = max(e.value for e in events(Path(first.trainer.log_dir)).Scalars("val/acc"))
     checkpoint = torch.load(last, weights_only=True)
-    (state,) = [v for k, v in checkpoint["callbacks"].items() if k.startswith("Dashboards")]
-    assert state["best_val_acc"] == pytest.approx(best)  # saved with the checkpoint
-    state["best_val_acc"] = 0.999  # a best this run cannot reach in one more epoch
+    assert checkpoint[BEST_KEY] == pytest.approx(best)  # saved with the checkpoint
+    if where == "model":
+        checkpoint[BEST_KEY] = 0.999  # a best this run cannot reach in one more epoch
+    else:  # as checkpoints written before the model logged val/acc_best kept it
+        del checkpoint[BEST_KEY]
+        checkpoint["callbacks"]["Dashboards"] = {"best_val_acc": 0.999}
     torch.save(checkpoint, last)
 
     resumed = run(
