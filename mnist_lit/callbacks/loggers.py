@@ -26,6 +26,9 @@ from mnist_lit.training.runs import keeps_folder
 RUN_DIR_TAG = "mnist_lit.run_dir"
 """MLflow tag naming the run folder that holds the run's checkpoints and files (``runs.py``)."""
 
+MLFLOW_RUN_NAME = "mlflow.runName"
+"""MLflow's tag for a run's name (``mlflow.utils.mlflow_tags.MLFLOW_RUN_NAME``)."""
+
 MLFLOW_HINT = (
     "MLflow 3 needs a database store, e.g. --trainer.logger.tracking_uri sqlite:///mlflow.db"
 )
@@ -67,7 +70,8 @@ def sinks(loggers: Iterable[Logger]) -> tuple[list[Sink], list[str]]:
 def start_loggers(loggers: Iterable[Logger], run_dir: Path | None = None) -> None:
     """Start the loggers without a folder of their own now, rather than at the first value.
 
-    An MLflow run is tagged with ``run_dir``, the folder of its checkpoints (``RUN_DIR_TAG``).
+    An MLflow run is tagged with ``run_dir``, the folder of its checkpoints (``RUN_DIR_TAG``), and
+    named after it (``version_N``) unless ``run_name`` says otherwise.
 
     Raises:
         ConfigError: A logger cannot start; the message names it and says why, in one line.
@@ -78,6 +82,9 @@ def start_loggers(loggers: Iterable[Logger], run_dir: Path | None = None) -> Non
             continue
         try:
             if isinstance(logger, MLFlowLogger):
+                if run_dir is not None and getattr(logger, "_run_name", None) is None:
+                    # MLflow's random run names repeat after a seeded start: name it by its folder
+                    logger.tags = {MLFLOW_RUN_NAME: run_dir.name, **(logger.tags or {})}
                 client = logger.experiment  # MLflow makes its experiment and run here
                 if run_dir is not None and logger.run_id:
                     client.set_tag(logger.run_id, RUN_DIR_TAG, str(run_dir))

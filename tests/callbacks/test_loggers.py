@@ -68,6 +68,7 @@ def test_mlflow_gets_metrics_figures_settings_and_each_run_its_own_folder(
         run_id = fit.trainer.logger.run_id
         record = client.get_run(run_id)
         assert record.data.tags[RUN_DIR_TAG] == str(folder)  # where its checkpoints are
+        assert record.info.run_name == folder.name  # not MLflow's random name, seeded alike
         assert record.data.params["trainer.max_epochs"] == "2"  # besides the model's own
         assert record.data.params["lr"] == "0.001"
         accuracies = [m.value for m in client.get_metric_history(run_id, "val/acc")]
