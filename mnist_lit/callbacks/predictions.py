@@ -10,6 +10,10 @@ checkpoint without calibration; empty for a file that could not be used). See
 ``confidence`` and ``p0`` … ``p9`` are the average over the image and its shifted copies, while
 ``unsure`` is still decided on the plain reading, the score the threshold was fitted on
 (``Readings``): a row's confidence may then be below the threshold with ``unsure`` false.
+
+A ``path`` or ``error`` that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+(a file named ``=HYPERLINK(...).png``) gets a leading ``'``, so that a spreadsheet opening the
+file shows it as text instead of running it as a formula (``FORMULA_START``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ COLUMNS = [
     "error",
     "unsure",
 ]
+PATH, ERROR = COLUMNS.index("path"), COLUMNS.index("error")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP: CSV injection)."""
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -78,6 +85,8 @@ class PredictionWriter(BasePredictionWriter):
         self.written = Path(self.path) if self.path is not None else run_dir / FILE_NAME
         if self.written.is_dir():
             raise ConfigError(f"--predictions {self.written} is a folder; give a file name")
+        datamodule = getattr(trainer, "datamodule", None)
+        _check_not_an_input(self.written, getattr(datamodule, "predict_set", None))
         self._kept = []
         self._digits.clear()
         self._failed = 0
@@ -163,7 +172,7 @@ class PredictionWriter(BasePredictionWriter):
     def _write(self, rows: list[list[Any]]) -> None:
         assert self._part is not None
         try:
-            self._writer.writerows(rows)
+            self._writer.writerows([_as_text(row) for row in rows])
         except OSError as err:  # e.g. a full disk
             raise self._part.error(err) from err
 
@@ -217,6 +226,32 @@ class PredictionWriter(BasePredictionWriter):
             self._part = None
             stopped = "interrupted" if isinstance(exception, KeyboardInterrupt) else "failed"
             print(f"Prediction {stopped}: {self.written} was not written", flush=True)
+
+
+def _check_not_an_input(path: Path, images: object) -> None:
+    """Refuse to write the CSV over one of the files being read.
+
+    Raises:
+        ConfigError: ``path`` is one of the files of ``images`` (a ``FolderImages``).
+
+    """
+    root, files = getattr(images, "root", None), getattr(images, "files", None)
+    if root is None or files is None:
+        return
+    target, folder = path.expanduser().resolve(), Path(root).expanduser().resolve()
+    if folder in target.parents and target.relative_to(folder).as_posix() in set(files):
+        raise ConfigError(
+            f"--predictions {path} is one of the images read; the CSV would overwrite it"
+        )
+
+
+def _as_text(row: list[Any]) -> list[Any]:
+    """Return ``row`` with its path and error cells safe to open in a spreadsheet."""
+    for column in (PATH, ERROR):
+        cell = row[column]
+        if isinstance(cell, str) and cell.startswith(FORMULA_START):
+            row[column] = "'" + cell
+    return row
 
 
 def _label(label: int) -> int | str:

@@ -102,7 +102,8 @@ class Collection:
         for digit in counts:
             folder = self.root / str(digit)
             if folder.is_dir():
-                counts[digit] = len(walk_images(folder)[0])
+                found, _, refused = walk_images(folder)
+                counts[digit] = len(found) - len(refused)
         return counts
 
 

@@ -11,6 +11,8 @@ images that worked.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +28,17 @@ from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE
 from mnist_lit.data.preprocess import MAX_PIXELS, ImageError, load_digit
 from mnist_lit.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 UNLABELLED = -1
 """Label of an image whose digit is not known (a folder to predict)."""
+
+MAX_NAME_BYTES = 255
+"""Longest file name most file systems take (bytes); longer saved copies get a shortened name."""
+
+MAX_DEPTH = 64
+"""Folders nested deeper than this under the folder read are not entered: each is one failed row
+(listing is not recursive, so no depth can end the run, but no real collection is this deep)."""
 
 
 def image_extensions() -> frozenset[str]:
@@ -45,6 +56,8 @@ class Listing(NamedTuple):
     """Digit of each file, or ``UNLABELLED``."""
     skipped: int
     """Files passed over because their name is not an image's (``.txt``, ``.DS_Store``, ...)."""
+    errors: dict[str, str]
+    """Entries of ``files`` that are not read, with the reason (folders nested too deep)."""
 
 
 def list_images(root: str | Path, what: str = "predict_dir") -> Listing:
@@ -59,10 +72,10 @@ def list_images(root: str | Path, what: str = "predict_dir") -> Listing:
 
     """
     folder = _folder(root, what)
-    files, skipped = walk_images(folder)
+    files, skipped, errors = walk_images(folder)
     if not files:
         raise ConfigError(f"{what} {folder} holds no image files ({skipped} other files)")
-    return Listing(files, [UNLABELLED] * len(files), skipped)
+    return Listing(files, [UNLABELLED] * len(files), skipped, errors)
 
 
 def list_labelled(root: str | Path, what: str = "custom_dir") -> Listing:
@@ -79,6 +92,7 @@ def list_labelled(root: str | Path, what: str = "custom_dir") -> Listing:
     files: list[str] = []
     labels: list[int] = []
     skipped = 0
+    errors: dict[str, str] = {}
     extensions = image_extensions()
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.name.startswith("."):
@@ -89,10 +103,11 @@ def list_labelled(root: str | Path, what: str = "custom_dir") -> Listing:
                     f"{what} {folder}: subfolder {entry.name!r} is not a digit; a labelled "
                     "folder holds one subfolder per digit, 0/ to 9/"
                 )
-            found, passed = walk_images(Path(entry.path))
+            found, passed, refused = walk_images(Path(entry.path), MAX_DEPTH - 1)
             files += [f"{entry.name}/{name}" for name in found]
             labels += [int(entry.name)] * len(found)
             skipped += passed
+            errors.update({f"{entry.name}/{name}": why for name, why in refused.items()})
         elif Path(entry.name).suffix.lower() in extensions:
             raise ConfigError(
                 f"{what} {folder}: image {entry.name!r} is not in a digit subfolder (0/ to 9/), "
@@ -102,7 +117,7 @@ def list_labelled(root: str | Path, what: str = "custom_dir") -> Listing:
             skipped += 1
     if not files:
         raise ConfigError(f"{what} {folder} holds no images in subfolders 0/ to 9/")
-    return Listing(files, labels, skipped)
+    return Listing(files, labels, skipped, errors)
 
 
 def _folder(root: str | Path, what: str) -> Path:
@@ -113,20 +128,61 @@ def _folder(root: str | Path, what: str) -> Path:
     return folder
 
 
-def walk_images(folder: Path) -> tuple[list[str], int]:
-    """Relative paths of the image files under ``folder`` (sorted) and the count of other files."""
+def walk_images(folder: Path, max_depth: int = MAX_DEPTH) -> tuple[list[str], int, dict[str, str]]:
+    """List the image files under ``folder``, without recursion and without following links.
+
+    Returns:
+        The relative paths of the image files and of the folders nested deeper than
+        ``max_depth`` (``a/b/``, not entered), sorted; the count of other files; and the reason
+        each of those folders was not read. Links to folders are not followed (no loops); a
+        folder that cannot be listed is one of the refused, with the reason.
+
+    """
     extensions = image_extensions()
     files: list[str] = []
+    errors: dict[str, str] = {}
     skipped = 0
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
-        relative = Path(dirpath).relative_to(folder)
-        for name in filenames:
-            if name.startswith(".") or Path(name).suffix.lower() not in extensions:
-                skipped += 1
+    pending = [(folder, "", 0)]  # (folder, its path relative to the root with "/", depth)
+    while pending:
+        current, relative, depth = pending.pop()
+        try:
+            entries = list(os.scandir(current))
+        except OSError as err:
+            if not relative:
+                raise
+            errors[relative] = f"folder cannot be read: {err.strerror or err}"
+            continue
+        for entry in entries:
+            if _links_to_folder(entry):  # not followed, not counted (as os.walk)
+                continue
+            if entry.name.startswith("."):
+                skipped += not _is_folder(entry)
+            elif _is_folder(entry):
+                path = f"{relative}{entry.name}/"
+                if depth + 1 > max_depth:
+                    errors[path] = f"folder nested more than {max_depth} levels deep: not read"
+                else:
+                    pending.append((Path(entry.path), path, depth + 1))
+            elif Path(entry.name).suffix.lower() in extensions:
+                files.append(relative + entry.name)
             else:
-                files.append((relative / name).as_posix())
-    return sorted(files), skipped
+                skipped += 1
+    return sorted([*files, *errors]), skipped, errors
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether an entry is a folder itself, not a link to one."""
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _links_to_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink() and entry.is_dir()
+    except OSError:  # a dangling or looping link: a file name like any other
+        return False
 
 
 class FolderItem(NamedTuple):
@@ -158,7 +214,10 @@ class FolderImages(Dataset[FolderItem]):
         root: Folder the names are relative to.
         listing: The files and their labels, from ``list_images`` or ``list_labelled``.
         save_dir: If set, write each 28x28 image the model sees there, as PNG under the same
-            relative path.
+            relative path (a name too long for the file system is shortened, with a hash of
+            it). It must be apart from ``root``: neither inside the other, so that no copy can
+            overwrite an original. A copy that cannot be written is a warning; the image is
+            still read.
         max_pixels: Refuse images with more pixels than this (decompression bombs).
 
     """
@@ -171,8 +230,11 @@ class FolderImages(Dataset[FolderItem]):
         max_pixels: int = MAX_PIXELS,
     ) -> None:
         self.root = Path(root)
+        if save_dir is not None:
+            check_apart(Path(save_dir), self.root)
         self.files = listing.files
         self.labels = listing.labels
+        self.errors = listing.errors
         self.save_dir = None if save_dir is None else Path(save_dir)
         self.max_pixels = max_pixels
 
@@ -182,24 +244,54 @@ class FolderImages(Dataset[FolderItem]):
     def __getitem__(self, index: int) -> FolderItem:
         name = self.files[index]
         pixels = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-        error = ""
-        try:
-            pixels = load_digit(self.root / name, self.max_pixels)
-            if self.save_dir is not None:
+        error = self.errors.get(name, "")  # not to be read (a folder nested too deep)
+        if not error:
+            try:
+                pixels = load_digit(self.root / name, self.max_pixels)
+            except ImageError as err:
+                error = str(err)
+            except Exception as err:  # one odd file must not end the run
+                error = f"{type(err).__name__}: {err}"
+            if self.save_dir is not None and not error:
                 self._save(name, pixels)
-        except ImageError as err:
-            error = str(err)
-        except Exception as err:  # one odd file (or a failed save) must not end the run
-            error = f"{type(err).__name__}: {err}"
         return FolderItem(torch.from_numpy(pixels).unsqueeze(0), self.labels[index], name, error)
 
     def _save(self, name: str, pixels: np.ndarray) -> None:
         assert self.save_dir is not None
-        target = self.save_dir / name
-        if target.suffix.lower() != ".png":
-            target = target.with_name(target.name + ".png")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(target)
+        target = self.save_dir / saved_name(name)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(target)
+        except (OSError, ValueError) as err:
+            log.warning(f"Could not save the 28x28 copy of {name} as {target}: {err}")
+
+
+def saved_name(name: str) -> str:
+    """Return the relative path of a file's 28x28 copy: ``.png`` appended, shortened if too long."""
+    folder, _, file_name = name.rpartition("/")
+    if not file_name.lower().endswith(".png"):
+        file_name += ".png"
+    raw = os.fsencode(file_name)  # the bytes the file system counts (names need not be UTF-8)
+    if len(raw) > MAX_NAME_BYTES:
+        digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:12]
+        keep = os.fsdecode(raw[: MAX_NAME_BYTES - 20])
+        file_name = f"{keep}-{digest}.png"
+    return f"{folder}/{file_name}" if folder else file_name
+
+
+def check_apart(save_dir: Path, root: Path) -> None:
+    """Refuse an output folder that is, holds or lies inside the folder read.
+
+    Raises:
+        ConfigError: ``save_dir`` and ``root`` overlap: a copy could overwrite an original.
+
+    """
+    out, read = save_dir.expanduser().resolve(), root.expanduser().resolve()
+    if out == read or read in out.parents or out in read.parents:
+        raise ConfigError(
+            f"save_preprocessed {save_dir} overlaps the folder read, {root}: the 28x28 copies "
+            "could overwrite the images; choose a folder outside it"
+        )
 
 
 def collate_folder(items: Sequence[FolderItem]) -> FolderBatch:

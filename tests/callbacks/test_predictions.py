@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import GOOD, TinyMNIST, TrainedModel, make_mixed_folder, run
+from tests.helpers import (
+    GOOD,
+    TinyMNIST,
+    TrainedModel,
+    dark_on_white,
+    make_mixed_folder,
+    run,
+)
 
 
 def assert_rows_agree(rows: list[dict[str, str]]) -> None:
@@ -43,4 +50,25 @@ def test_rows_with_tta_and_of_a_folder(
     with out.open(newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
     assert len([row for row in rows if not row["error"]]) == (200 if source == "tta" else len(GOOD))
+    assert_rows_agree(rows)
+
+
+def test_file_names_a_spreadsheet_would_run_are_text(
+    tiny_mnist: TinyMNIST, tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    names = ['=HYPERLINK("http:", "x").png', "+1.png", "-2.png", "@SUM(1).png", "plain.png"]
+    for name in names:
+        dark_on_white().save(folder / name)
+    (folder / "=broken.png").write_bytes(b"")  # a failed file: path and error cells
+    out = tmp_path / "predictions.csv"
+    run(
+        "predict", tiny_mnist, tmp_path, "--ckpt_path", str(tiny_model.best),
+        "--data.predict_dir", str(folder), "--predictions", str(out),
+    )  # fmt: skip
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    paths = {row["path"] for row in rows}
+    assert paths == {"'" + name for name in names[:4]} | {"plain.png", "'=broken.png"}
+    assert not any(row["error"].startswith(("=", "+", "-", "@")) for row in rows)
     assert_rows_agree(rows)

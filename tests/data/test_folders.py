@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from mnist_lit.constants import CLASS_NAMES
-from mnist_lit.data.folders import list_images
+from mnist_lit.data.folders import MAX_DEPTH, list_images
 from tests.helpers import (
     BAD,
     GOOD,
@@ -143,6 +143,24 @@ def test_missing_predict_dir_is_a_one_line_error(
     assert f"predict_dir {tmp_path / 'nowhere'} does not exist" in err
 
 
+def test_predictions_over_an_image_read_are_refused(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    checkpoint_args: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "digits"
+    (folder / "sub").mkdir(parents=True)
+    dark_on_white().save(folder / "sub" / "a.png")
+    before = (folder / "sub" / "a.png").read_bytes()
+    args = ["--data.predict_dir", str(folder), "--predictions", str(folder / "sub" / "a.png")]
+    err = expect_error(
+        capsys, ["predict", *cli_args(tiny_mnist, tmp_path, *checkpoint_args, *args)]
+    )
+    assert "is one of the images read" in err
+    assert (folder / "sub" / "a.png").read_bytes() == before
+
+
 def test_predictions_path_that_is_a_folder_is_refused(
     tiny_mnist: TinyMNIST,
     tmp_path: Path,
@@ -157,3 +175,67 @@ def test_predictions_path_that_is_a_folder_is_refused(
         capsys, ["predict", *cli_args(tiny_mnist, tmp_path, *checkpoint_args, *args)]
     )
     assert f"--predictions {tmp_path} is a folder; give a file name" in err
+
+
+def test_a_folder_too_deep_is_one_row_and_the_run_goes_on(
+    tiny_mnist: TinyMNIST, tmp_path: Path, checkpoint_args: list[str]
+) -> None:
+    folder = tmp_path / "digits"
+    levels = [folder / "d"]
+    for _ in range(1199):  # os.walk recursed: RecursionError, and no CSV at all
+        levels.append(levels[-1] / "d")
+    for level in levels:  # one at a time: mkdir(parents=True) and rmtree recurse too
+        level.mkdir(parents=True)
+    dark_on_white().save(levels[-1] / "seven.png")
+    dark_on_white().save(folder / "one.png")
+    (folder / "loop").symlink_to(folder, target_is_directory=True)  # not followed
+    out_csv = tmp_path / "preds.csv"
+    try:
+        run(
+            "predict", tiny_mnist, tmp_path, *checkpoint_args,
+            "--data.predict_dir", str(folder), "--predictions", str(out_csv),
+        )  # fmt: skip
+    finally:  # pytest's clean-up of old temporary folders could not remove the tree
+        (levels[-1] / "seven.png").unlink()
+        for level in reversed(levels):
+            level.rmdir()
+    rows = {row["path"]: row for row in csv.DictReader(out_csv.open(encoding="utf-8"))}
+    refused = "d/" * (MAX_DEPTH + 1)
+    assert sorted(rows) == sorted(["one.png", refused])
+    assert rows["one.png"]["prediction"] in CLASS_NAMES
+    assert f"nested more than {MAX_DEPTH} levels deep" in rows[refused]["error"]
+    assert rows[refused]["prediction"] == ""
+
+
+def test_saved_copies_never_overwrite_the_originals_and_long_names_fit(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    checkpoint_args: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    long_name = "7" * 250 + ".jpg"  # its copy, name + ".png", is longer than 255 bytes
+    dark_on_white().save(folder / long_name)
+    dark_on_white().save(folder / "one.png")
+    before = (folder / "one.png").read_bytes()
+    for overlapping in (folder, folder / "seen", tmp_path):  # the folder, inside it, above it
+        args = cli_args(
+            tiny_mnist, tmp_path, *checkpoint_args,
+            "--data.predict_dir", str(folder), "--data.save_preprocessed", str(overlapping),
+        )  # fmt: skip
+        err = expect_error(capsys, ["predict", *args])
+        assert "overlaps the folder read" in err
+    assert (folder / "one.png").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted([long_name, "one.png"])
+
+    seen, out_csv = tmp_path / "seen", tmp_path / "preds.csv"
+    run(
+        "predict", tiny_mnist, tmp_path, *checkpoint_args, "--data.predict_dir", str(folder),
+        "--data.save_preprocessed", str(seen), "--predictions", str(out_csv),
+    )  # fmt: skip
+    rows = {row["path"]: row for row in csv.DictReader(out_csv.open(encoding="utf-8"))}
+    assert rows[long_name]["error"] == "" and rows[long_name]["prediction"] in CLASS_NAMES
+    copies = sorted(p.name for p in seen.iterdir())
+    assert len(copies) == 2 and "one.png" in copies
+    assert all(len(name.encode()) <= 255 and name.endswith(".png") for name in copies)
