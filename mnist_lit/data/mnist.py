@@ -17,13 +17,13 @@ import http.client
 import io
 import logging
 import os
-import shutil
 import socket
 import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from mnist_lit.errors import DataError
 
@@ -56,6 +56,9 @@ def expected_checksums(checksums: Mapping[str, str]) -> Iterator[None]:
 
 _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
+MAX_FILE_BYTES = 64 << 20
+"""Most bytes a file may hold or a download may bring: the largest MNIST file, the training
+images, is 47,040,016 bytes. A gzip bomb or an endless download stops here, not on a full disk."""
 _HINT = (
     "Point --data.mirror at a folder (or base URL) holding the four MNIST files, "
     "e.g. --data.mirror ../shared/data/mnist, or allow downloading on a machine with internet."
@@ -166,7 +169,7 @@ def _from_mirror(mirror: str, name: str, target: Path, md5: str, tried: list[str
             local = Path(tmp) / candidate
             try:
                 with urllib.request.urlopen(url, timeout=60) as response, open(local, "wb") as out:
-                    shutil.copyfileobj(response, out, _CHUNK)
+                    _copy_at_most(response, out, MAX_FILE_BYTES)
             except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
                 tried.append(f"{url}: {err}")  # not there or unreachable: try the next name
                 continue
@@ -208,9 +211,20 @@ def _install(path: Path, source: str, target: Path, md5: str) -> None:
             content: gzip.GzipFile | io.BufferedReader = (
                 gzip.GzipFile(fileobj=raw) if gzipped else raw
             )
+            limit = _idx_size(content.peek(16) if gzipped else raw.peek(16), source, target)
+            written = 0
             while chunk := content.read(_CHUNK):
+                written += len(chunk)
+                if written > limit:
+                    raise DataError(
+                        f"{source} holds more than the {limit:,} bytes its MNIST header gives "
+                        f"for {target.name}; replace it with a good copy"
+                    )
                 out.write(chunk)
                 digest.update(chunk)
+    except DataError:
+        tmp.unlink(missing_ok=True)
+        raise
     except (EOFError, OSError) as err:  # gzip.BadGzipFile is an OSError
         tmp.unlink(missing_ok=True)
         raise DataError(
@@ -224,3 +238,41 @@ def _install(path: Path, source: str, target: Path, md5: str) -> None:
             f"{digest.hexdigest()}, expected {md5} for {target.name}; replace it with a good copy"
         )
     os.replace(tmp, target)
+
+
+def _idx_size(header: bytes, source: str, target: Path) -> int:
+    """Return the size an MNIST (IDX, unsigned bytes) file declares in its first bytes.
+
+    Raises:
+        DataError: The bytes are not an IDX header of unsigned bytes, or declare more than
+            ``MAX_FILE_BYTES``.
+
+    """
+    if len(header) < 4 or header[:3] != b"\x00\x00\x08" or not 1 <= header[3] <= 3:
+        raise DataError(
+            f"{source} is not an MNIST file (no IDX header of unsigned bytes); replace it with "
+            f"a good copy of {target.name}"
+        )
+    dims = header[3]
+    if len(header) < 4 + 4 * dims:
+        raise DataError(f"{source} is truncated: its MNIST header is incomplete")
+    size = 4 + 4 * dims
+    count = 1
+    for i in range(dims):
+        count *= int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big")
+    if size + count > MAX_FILE_BYTES:
+        raise DataError(
+            f"{source} declares {size + count:,} bytes, more than any MNIST file "
+            f"({MAX_FILE_BYTES:,} at most); replace it with a good copy of {target.name}"
+        )
+    return size + count
+
+
+def _copy_at_most(source: Any, out: BinaryIO, limit: int) -> None:
+    """Copy ``source`` into ``out``; stop with an error past ``limit`` bytes."""
+    copied = 0
+    while chunk := source.read(_CHUNK):
+        copied += len(chunk)
+        if copied > limit:
+            raise OSError(f"more than {limit:,} bytes: larger than any MNIST file")
+        out.write(chunk)

@@ -127,3 +127,34 @@ def test_mirror_is_refused_as_the_data_folder(tiny_mnist: TinyMNIST) -> None:
 def test_network_mirror_is_refused_when_downloading_is_off(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="network address but downloading is switched off"):
         fetch_mnist(tmp_path / "data", mirror="https://example.invalid/mnist", download=False)
+
+
+@pytest.mark.parametrize("header", ["bomb", "MNIST header, too long"])
+def test_a_gzip_bomb_in_the_mirror_stops_at_the_known_size(
+    tiny_mnist: TinyMNIST, tmp_path: Path, header: str
+) -> None:
+    # 200 MB of zeros in 0.2 MB of gzip, in place of the test labels (10 KB for real MNIST);
+    # the old code wrote all of it to a temporary file before its MD5 was refused
+    labels = tiny_mnist.mirror / "t10k-labels-idx1-ubyte"  # the mirror's copy, not gzipped
+    start = labels.read_bytes() if header != "bomb" else b""  # its IDX header and labels
+    archive = labels.with_name(labels.name + ".gz")  # read before the file itself
+    with gzip.open(archive, "wb") as out:
+        out.write(start)
+        for _ in range(200):
+            out.write(bytes(1 << 20))
+    assert archive.stat().st_size < 1 << 20
+    pattern = "not an MNIST file" if header == "bomb" else "holds more than the 2[0-9,]+ bytes"
+    with pytest.raises(DataError, match=pattern):
+        fetch_mnist(tmp_path / "data", mirror=str(tiny_mnist.mirror), download=False)
+    assert not [p.name for p in raw_folder(tmp_path / "data").iterdir() if p.name.endswith(".part")]
+
+
+def test_a_header_larger_than_any_mnist_file_is_refused(
+    tiny_mnist: TinyMNIST, tmp_path: Path
+) -> None:
+    labels = tiny_mnist.mirror / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(
+        b"\x00\x00\x08\x03" + (60_000).to_bytes(4, "big") + (2000).to_bytes(4, "big") * 2
+    )
+    with pytest.raises(DataError, match="more than any MNIST file"):
+        fetch_mnist(tmp_path / "data", mirror=str(tiny_mnist.mirror), download=False)
