@@ -154,7 +154,10 @@ def _grey(image: Image.Image) -> np.ndarray:
     if image.mode in _HIGH_DEPTH_MODES:
         values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0, posinf=0, neginf=0)
         if values.min(initial=0.0) < 0 or values.max(initial=0.0) > 65535:
-            values -= values.min()  # signed or offset 32-bit images
+            # signed or offset 32-bit images; halved first, so that float32 extremes (a float
+            # TIFF's +-3.4e38) do not overflow into infinity and NaN
+            values *= 0.5
+            values -= values.min()
         top = float(values.max(initial=0.0))
         # the smallest usual range that holds the values: 8-, 10-, 12- or 16-bit, else their own
         scale = next((r for r in (1.0, 255.0, 1023.0, 4095.0, 65535.0) if top <= r), top)

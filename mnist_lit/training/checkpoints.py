@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import pickle
 import re
 import zipfile
@@ -121,7 +122,20 @@ def load_checkpoint(
         ) from err
     if lightning and (not isinstance(ckpt, dict) or "state_dict" not in ckpt):
         raise CheckpointError(f"{path} is not a Lightning checkpoint (it has no state_dict)")
+    if lightning:
+        _check_normalisation(ckpt.get("hyper_parameters") or {}, path)
     return ckpt
+
+
+def _check_normalisation(hparams: Mapping[str, Any], path: str | Path) -> None:
+    """Refuse a normalisation that would turn every image into NaN (a ``std`` of 0 or NaN)."""
+    mean, std = hparams.get("mean", 0.0), hparams.get("std", 1.0)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (mean, std))
+    if not numbers or not math.isfinite(mean) or not math.isfinite(std) or std <= 0:
+        raise CheckpointError(
+            f"{path} has an unusable normalisation (mean {mean!r}, std {std!r}): every image "
+            "would read as NaN; it is damaged or was not written by fit"
+        )
 
 
 def model_from_checkpoint(checkpoint: Mapping[str, Any], path: str | Path) -> MNISTClassifier:

@@ -88,6 +88,13 @@ def float_with_nan() -> Image.Image:
     return Image.fromarray(pixels)
 
 
+def float_extremes() -> Image.Image:
+    """A float TIFF spanning float32's range: subtracting its minimum overflowed into NaN."""
+    ink = np.asarray(stroke_digit(), dtype=np.float64) / 255
+    pixels = np.float32(-3.4e38) + ink * 6.8e38  # -3.4e38 paper, 3.4e38 strokes
+    return saved(Image.fromarray(pixels.astype(np.float32)), "TIFF")
+
+
 VARIANTS = {
     "dark ink on white": lambda: Image.eval(stroke_digit(), lambda v: 255 - v),
     "tinted noisy uneven paper": lambda: ink_on_paper(stroke_digit(), (235, 215, 160), noise=8),
@@ -108,6 +115,7 @@ VARIANTS = {
     "16-bit TIFF": lambda: saved(sixteen_bit(), "TIFF"),
     "12-bit PNG": lambda: saved(twelve_bit(), "PNG"),
     "F with NaN": float_with_nan,
+    "F TIFF at float32's extremes": float_extremes,
     "RGBA WebP": lambda: saved(transparent_strokes((0, 0, 0)), "WEBP", lossless=True),
     "RGB JPEG": lambda: saved(ink_on_paper(stroke_digit(), (250, 250, 245), noise=3), "JPEG"),
 }

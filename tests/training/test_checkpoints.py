@@ -4,8 +4,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.errors import CheckpointError
 from mnist_lit.training.checkpoints import load_checkpoint, resolve_checkpoint
+from tests.helpers import TrainedModel
 
 
 def touch(path: Path, mtime: float) -> Path:
@@ -50,3 +52,18 @@ def test_loading_refuses_files_that_are_not_plain_checkpoints(tmp_path: Path) ->
     torch.save({"weight": torch.zeros(2)}, foreign)
     with pytest.raises(CheckpointError, match="not a Lightning checkpoint"):
         load_checkpoint(foreign)
+
+
+@pytest.mark.parametrize("std", [float("nan"), 0.0, "x"])
+def test_a_checkpoint_whose_normalisation_gives_nan_is_refused(
+    tmp_path: Path, tiny_model: TrainedModel, std: object
+) -> None:
+    # the demo answered 0 with NaN probabilities for a checkpoint with a NaN std
+    checkpoint = torch.load(tiny_model.best, weights_only=True)
+    checkpoint["hyper_parameters"]["std"] = std
+    damaged = tmp_path / "damaged.ckpt"
+    torch.save(checkpoint, damaged)
+    with pytest.raises(CheckpointError, match="unusable normalisation"):
+        load_checkpoint(damaged)
+    with pytest.raises(CheckpointError, match="unusable normalisation"):
+        Recogniser.from_checkpoint(damaged)
