@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE
-from mnist_lit.data.preprocess import MAX_PIXELS, ImageError, load_digit
+from mnist_lit.data.preprocess import MAX_PIXELS, READ_FORMATS, ImageError, load_digit
 from mnist_lit.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,13 @@ MAX_DEPTH = 64
 
 
 def image_extensions() -> frozenset[str]:
-    """File name endings of every format Pillow can open (``.png``, ``.jpg``, ``.webp``, ...)."""
+    """File name endings of the formats read (``.png``, ``.jpg``, ``.webp``, ...; ``READ_FORMATS``)."""
     Image.init()
-    return frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+    return frozenset(
+        ext
+        for ext, fmt in Image.registered_extensions().items()
+        if fmt in (*READ_FORMATS, "MPO")  # Pillow opens MPO files as JPEG
+    )
 
 
 class Listing(NamedTuple):

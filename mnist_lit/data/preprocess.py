@@ -64,6 +64,12 @@ BOX_INK = 0.2
 """The digit's box holds the pixels with at least this fraction of the strongest ink: a faint halo
 (blur, JPEG ringing, a soft pen's edge) does not make the box larger and the digit smaller."""
 
+READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
+FORMAT_NAMES = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WebP", "PPM/PGM/PBM")
+"""The image formats read (Pillow's names; JPEG covers MPO, phones' JPEGs with previews).
+Others Pillow knows are refused before decoding: EPS and PDF run Ghostscript, ICO and ICNS decode
+before their size can be checked, and none of them holds a photo or a scan of a digit."""
+
 _HIGH_DEPTH_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N", "F")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa")
 
@@ -76,7 +82,8 @@ def load_digit(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image file and return it as an MNIST-like digit.
 
     Args:
-        path: Any image Pillow reads (PNG, JPEG, BMP, GIF, TIFF, WebP, ...).
+        path: A PNG, JPEG, BMP, GIF, TIFF, WebP or PPM/PGM/PBM file (``READ_FORMATS``),
+            whatever its name says.
         max_pixels: Refuse images with more pixels than this before decoding them.
 
     Returns:
@@ -97,9 +104,11 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
     if path.stat().st_size == 0:
         raise ImageError("empty file")
     try:
-        image = Image.open(path)
+        image = Image.open(path, formats=READ_FORMATS)
     except UnidentifiedImageError:
-        raise ImageError("not an image Pillow can read") from None
+        raise ImageError(
+            f"not an image of a format read here ({', '.join(FORMAT_NAMES)})"
+        ) from None
     except Image.DecompressionBombError as err:  # beyond twice Pillow's own limit
         raise ImageError(f"over the limit of Pillow (about 179 megapixels): {err}") from None
     width, height = image.size

@@ -194,3 +194,18 @@ def test_pixel_limit_is_configurable(tmp_path: Path) -> None:
     assert load_digit(path).shape == (28, 28)
     with pytest.raises(ImageError, match="200x200 pixels is over the limit of 10,000"):
         load_digit(path, max_pixels=10_000)
+
+
+@pytest.mark.parametrize("fmt", ["ICO", "ICNS", "EPS", "PDF", "TGA"])
+def test_formats_not_read_are_refused_before_decoding_whatever_the_name(
+    tmp_path: Path, fmt: str
+) -> None:
+    # ICO and ICNS decode before their size can be checked; EPS and PDF run Ghostscript
+    path = tmp_path / "digit.png"  # named as a PNG
+    image = Image.eval(stroke_digit(), lambda v: 255 - v).convert("RGB")
+    try:
+        image.save(path, format=fmt)
+    except (KeyError, OSError) as err:  # Pillow cannot write it here
+        pytest.skip(f"Pillow cannot write {fmt}: {err}")
+    with pytest.raises(ImageError, match="not an image of a format read here"):
+        load_digit(path)

@@ -85,7 +85,7 @@ def test_unreadable_upload_says_so_and_a_photo_is_read(
     blank = tmp_path / "blank.png"
     Image.new("L", (60, 60), 200).save(blank)
     for path, reason in [
-        (fake, "not an image Pillow can read"),
+        (fake, "not an image of a format read here (PNG, JPEG"),
         (empty, "empty file"),
         (blank, "no digit found"),
     ]:
