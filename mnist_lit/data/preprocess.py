@@ -111,6 +111,8 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         ) from None
     except Image.DecompressionBombError as err:  # beyond twice Pillow's own limit
         raise ImageError(f"over the limit of Pillow (about 179 megapixels): {err}") from None
+    except Exception as err:  # a decoder's own error on a damaged header: one line, not a traceback
+        raise ImageError(f"cannot decode: {_reason(err)}") from None
     width, height = image.size
     if width * height > max_pixels:
         raise ImageError(
@@ -124,9 +126,17 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
             image.draft("L" if image.mode == "L" else "RGB", (DETAIL_SIZE, DETAIL_SIZE))
         transposed = ImageOps.exif_transpose(image)  # decodes the (first frame of the) image
         (transposed or image).load()
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(f"cannot decode: {err}") from None
+    except Exception as err:  # Pillow's decoders raise many kinds on damaged data
+        raise ImageError(f"cannot decode: {_reason(err)}") from None
     return transposed or image
+
+
+def _reason(err: Exception) -> str:
+    """Return a decoder's error as one line: its message, with its kind unless an OSError."""
+    message = " ".join(str(err).split())
+    if isinstance(err, OSError) and message:
+        return message
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
 
 
 def preprocess(image: Image.Image) -> np.ndarray:
