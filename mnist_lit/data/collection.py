@@ -96,6 +96,13 @@ class Collection:
                 with contextlib.suppress(OSError):  # never written, or its folder is unusable
                     path.unlink(missing_ok=True)
 
+    def shown(self, path: Path) -> Path:
+        """Return ``path`` as the demo shows it: from the collection's folder's name on.
+
+        Replies of a page others may reach do not show where the server keeps its files.
+        """
+        return path.relative_to(self.root.parent)
+
     def counts(self) -> dict[int, int]:
         """Count the images per digit in the collection folder, as ``test`` will find them."""
         counts = dict.fromkeys(range(len(CLASS_NAMES)), 0)

@@ -110,7 +110,8 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
             f"not an image of a format read here ({', '.join(FORMAT_NAMES)})"
         ) from None
     except Image.DecompressionBombError as err:  # beyond twice Pillow's own limit
-        raise ImageError(f"over the limit of Pillow (about 179 megapixels): {err}") from None
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+        raise ImageError(f"over the limit of Pillow ({limit:.0f} megapixels): {err}") from None
     except Exception as err:  # a decoder's own error on a damaged header: one line, not a traceback
         raise ImageError(f"cannot decode: {_reason(err)}") from None
     width, height = image.size

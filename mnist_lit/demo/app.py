@@ -14,6 +14,7 @@ it works without internet; the page is only reachable from this machine unless `
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -39,11 +40,29 @@ if TYPE_CHECKING:
     from gradio.components.image_editor import EditorValue
 
 PROG = "mnist_lit.demo"
+"""The start of its error messages."""
 API_PREDICT = "predict"
 """API name of the reading of a drawing: ``Client(url).predict(editor_value, api_name="/predict")``."""
 API_PREDICT_FILE = "predict_file"
-"""API name of the reading of an uploaded image file."""
-"""The start of its error messages."""
+"""API name of the reading of an uploaded image file. Only the readings are API endpoints: saving
+and clearing are the page's own (Gradio's ``api_visibility="private"``)."""
+
+MAX_PIXELS = 25_000_000
+"""Pillow's limit in the demo's process, for the canvas that Gradio decodes before the demo sees
+it too: an image over twice this (50 megapixels) is refused from its header, before any pixel is
+decoded (Pillow's ``MAX_IMAGE_PIXELS``; between once and twice it only warns)."""
+
+MAX_FILE_SIZE = "20mb"
+"""Largest upload Gradio accepts (a canvas composite or a photo)."""
+
+QUEUE_SIZE = 64
+"""Requests waiting at most; more are turned away at once rather than piling up."""
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+"""Addresses only this machine reaches; any other ``--host`` needs a password."""
+
+PASSWORD_VARIABLE = "MNIST_LIT_DEMO_PASSWORD"
+"""Environment variable with the page's password (``--password`` wins)."""
 
 INSTALL_HINT = "the demo needs Gradio: pip install -e '.[demo]' (in a clone) or pip install gradio"
 
@@ -130,7 +149,9 @@ class DemoActions:
         if sample is None:
             return "Nothing to save: draw or upload a digit first.", self.counts(), label, sample
         if sample.saved is not None:
-            message = f"Already saved as `{sample.saved}`: draw the next digit."
+            message = (
+                f"Already saved as `{self.collection.shown(sample.saved)}`: draw the next digit."
+            )
             return message, self.counts(), label, sample
         if label is None or label not in CLASS_NAMES:
             return "Pick the digit the image shows, then press Save.", self.counts(), label, sample
@@ -138,7 +159,8 @@ class DemoActions:
             path = self.collection.save(sample.original, sample.pixels, int(label))
         except MnistLitError as err:
             return f"Not saved: {err}", self.counts(), label, sample
-        return f"Saved as `{path}`.", self.counts(), None, replace(sample, saved=path)
+        shown = self.collection.shown(path)
+        return f"Saved as `{shown}`.", self.counts(), None, replace(sample, saved=path)
 
     def counts(self) -> str:
         """Return a Markdown table of the collection: images per digit, and where it is."""
@@ -148,7 +170,8 @@ class DemoActions:
         row = "| images | " + " | ".join(str(counts[d]) for d in counts)
         return (
             f"{header}\n{rule}\n{row} | {sum(counts.values())} |\n\n"
-            f"Collection: `{self.collection.root}` (28x28 copies in `{self.collection.small_root}`)"
+            f"Collection: `{self.collection.shown(self.collection.root)}` (28x28 copies in "
+            f"`{self.collection.shown(self.collection.small_root)}`)"
         )
 
 
@@ -210,8 +233,13 @@ def _nothing(message: str) -> Outputs:
 
 
 def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> gr.Blocks:
-    """Lay out the page and connect its events to ``actions``."""
+    """Lay out the page and connect its events to ``actions``; bound what one request can cost.
+
+    Sets Pillow's pixel limit for this process (``MAX_PIXELS``) and a bounded queue.
+    """
     import gradio as gr
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio decodes the canvas with Pillow, before us
 
     brush = gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed")
     # no telemetry; files Gradio caches (each stroke's preview, uploads) deleted after an hour
@@ -286,9 +314,12 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
         )
         # the canvas's own bin icon clears it to no paper and no brush: both start again on paper
         for event in (clear.click, canvas.clear):
-            event(cleared, None, [canvas, *shown], show_progress="hidden")
-        save.click(actions.save, [sample, digit], [saved, counts, digit, sample])
-        app.load(actions.counts, None, counts)  # counts saved from other tabs since start
+            event(cleared, None, [canvas, *shown], show_progress="hidden", api_visibility="private")
+        save.click(
+            actions.save, [sample, digit], [saved, counts, digit, sample], api_visibility="private"
+        )
+        app.load(actions.counts, None, counts, api_visibility="private")  # saved from other tabs
+    app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return app
 
 
@@ -315,6 +346,14 @@ def build_parser() -> ArgumentParser:
         help="Address to listen on; 0.0.0.0 makes the page reachable from other machines.",
     )
     parser.add_argument(
+        "--password",
+        type=str | None,
+        default=None,
+        help=f"Password of the page (user name: mnist), required with a --host other machines "
+        f"reach; default: the environment variable {PASSWORD_VARIABLE}, which keeps it out of "
+        "the shell's history.",
+    )
+    parser.add_argument(
         "--port",
         type=int | None,
         default=None,
@@ -334,6 +373,14 @@ def main(args: Sequence[str] | None = None) -> None:
         gradio.Blocks  # noqa: B018  # not just the empty folder a partial uninstall leaves
     except (ImportError, AttributeError):
         fail(PROG, INSTALL_HINT)
+    password = config.password or os.environ.get(PASSWORD_VARIABLE) or None
+    if config.host not in LOOPBACK and password is None:
+        fail(
+            PROG,
+            f"--host {config.host} lets other machines reach the page, where anyone could save "
+            f"images into the collection: set a password with {PASSWORD_VARIABLE}=... (or "
+            "--password)",
+        )
     with user_errors(PROG):
         recognise = Recogniser.from_checkpoint(config.ckpt_path, config.logs)
         actions = DemoActions(recognise, Collection(config.collection))
@@ -344,7 +391,12 @@ def main(args: Sequence[str] | None = None) -> None:
     app = build_app(actions)
     try:
         app.launch(
-            server_name=config.host, server_port=config.port, show_error=True, inbrowser=False
+            server_name=config.host,
+            server_port=config.port,
+            show_error=True,
+            inbrowser=False,
+            max_file_size=MAX_FILE_SIZE,
+            auth=None if password is None else ("mnist", password),
         )
     except OSError as err:  # a port in use, an address this machine does not have
         fail(PROG, f"cannot serve on {config.host}:{config.port or 'the default port'}: {err}")

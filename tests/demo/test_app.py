@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,14 @@ from PIL import Image
 
 from mnist_lit.data import collection as collection_module
 from mnist_lit.data.collection import Collection
-from mnist_lit.demo.app import DRAW_HINT, DemoActions, blank_canvas, build_app, canvas_image
+from mnist_lit.demo.app import (
+    DRAW_HINT,
+    PASSWORD_VARIABLE,
+    DemoActions,
+    blank_canvas,
+    build_app,
+    canvas_image,
+)
 from mnist_lit.demo.app import main as demo
 from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.errors import ConfigError
@@ -115,7 +123,9 @@ def test_save_needs_a_reading_and_a_label(untrained: Recogniser, tmp_path: Path)
     assert saved is not None and saved.saved is not None and message.startswith("Saved as")
     assert label is None  # the next drawing needs its own label
     message, _, label, _ = actions.save(saved, "2")  # a second click on the same drawing
-    assert message == f"Already saved as `{saved.saved}`: draw the next digit." and label == "2"
+    assert saved.saved is not None
+    where = saved.saved.relative_to(tmp_path).as_posix()  # no server path in the reply
+    assert message == f"Already saved as `{where}`: draw the next digit." and label == "2"
     assert len(list((tmp_path / "drawings" / "2").iterdir())) == 1
 
 
@@ -141,7 +151,7 @@ def test_saves_never_overwrite_and_are_counted(
         "20261123-101502-000001-2.png",
         "20261123-101502-000001.png",
     ]
-    assert messages[0] == f"Saved as `{root / '5' / '20261123-101502-000001.png'}`."
+    assert messages[0] == "Saved as `drawings/5/20261123-101502-000001.png`."  # no server path
     small = sorted((tmp_path / "drawings_28x28" / "5").iterdir())
     assert [p.name for p in small] == names
     with Image.open(small[0]) as image:
@@ -230,7 +240,7 @@ def test_saved_drawings_get_the_same_answers_from_predict_and_test(
         assert bars is not None  # the ten probabilities, shown whether or not it is sure
         path = actions.save(sample, str(digit))[0].split("`")[1]
         label = dict(zip(bars["digit"], bars["probability"], strict=True))
-        shown[Path(path).relative_to(tmp_path / "drawn").as_posix()] = label
+        shown[Path(path).relative_to("drawn").as_posix()] = label  # the reply names no server path
 
     out = tmp_path / "predictions.csv"
     run(
@@ -295,6 +305,7 @@ def test_scripts_read_digits_through_the_stable_predict_api(
 ) -> None:
     """A script calls the running page as /predict (a drawing) and /predict_file (an image file)."""
     from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
 
     recognise = Recogniser.from_checkpoint(tiny_model.best)
     app = build_app(DemoActions(recognise, Collection(tmp_path / "drawings")))
@@ -313,5 +324,30 @@ def test_scripts_read_digits_through_the_stable_predict_api(
             label, _bars, _preview, message = client.predict(value, api_name=endpoint)
             assert label["label"] == str(direct.digit), endpoint
             assert message.startswith(f"Read as **{direct.digit}** ("), endpoint
+        assert not names & {"/save", "/cleared", "/counts"}  # only the readings are the API
+
+        # a 13,000 x 13,000 canvas (0.3 MB of PNG): refused from its header, not decoded
+        huge = tmp_path / "huge.png"
+        Image.new("L", (13_000, 13_000), 255).save(huge, optimize=False)
+        started = time.perf_counter()
+        with pytest.raises(AppError):
+            client.predict(
+                {"background": None, "layers": [], "composite": handle_file(huge)},
+                api_name="/predict",
+            )
+        assert time.perf_counter() - started < 10
+        label, *_ = client.predict(handle_file(image), api_name="/predict_file")  # still serving
+        assert label["label"] == str(direct.digit)
     finally:
         app.close()
+
+
+def test_a_page_other_machines_reach_needs_a_password(
+    tiny_model: TrainedModel, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PASSWORD_VARIABLE, raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        demo(["--ckpt_path", str(tiny_model.best), "--host", "0.0.0.0"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "set a password with MNIST_LIT_DEMO_PASSWORD" in err and "Traceback" not in err

@@ -212,7 +212,7 @@ def test_draw_read_save_clear_in_the_browser(
 
         saved = page.save(7)
         files = list((tmp_path / "drawings" / "7").glob("*.png"))
-        assert len(files) == 1 and f"Saved as {files[0]}." == saved
+        assert len(files) == 1 and f"Saved as drawings/7/{files[0].name}." == saved
         assert (tmp_path / "drawings_28x28" / "7" / files[0].name).is_file()
         sync_api.expect(page.page.locator("#counts")).to_contain_text(
             "images 0 0 0 0 0 0 0 1 0 0 1"
