@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from mnist_lit.cli import main
 from mnist_lit.data import mnist as fetch
@@ -98,6 +99,12 @@ def real_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def plain_argv(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hide pytest's own arguments from LightningCLI, which reads sys.argv when given args too."""
     monkeypatch.setattr("sys.argv", ["mnist_lit"])
+
+
+@pytest.fixture(autouse=True)
+def pillow_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restore Pillow's pixel limit after each test: the demo's main lowers it for its process."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
 
 
 def pytest_configure(config: pytest.Config) -> None:

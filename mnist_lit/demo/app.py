@@ -233,13 +233,11 @@ def _nothing(message: str) -> Outputs:
 
 
 def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> gr.Blocks:
-    """Lay out the page and connect its events to ``actions``; bound what one request can cost.
+    """Lay out the page and connect its events to ``actions``, behind a bounded queue.
 
-    Sets Pillow's pixel limit for this process (``MAX_PIXELS``) and a bounded queue.
+    ``main`` also sets Pillow's pixel limit for the demo's process (``MAX_PIXELS``).
     """
     import gradio as gr
-
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Gradio decodes the canvas with Pillow, before us
 
     brush = gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed")
     # no telemetry; files Gradio caches (each stroke's preview, uploads) deleted after an hour
@@ -388,6 +386,7 @@ def main(args: Sequence[str] | None = None) -> None:
     if recognise.calibration is None:
         print(f"Note: {NOT_CALIBRATED_NOTE}", flush=True)
     print(f"Collection: {actions.collection.root}", flush=True)
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # for the whole process: Gradio decodes the canvas first
     app = build_app(actions)
     try:
         app.launch(

@@ -19,6 +19,7 @@ from mnist_lit.data import collection as collection_module
 from mnist_lit.data.collection import Collection
 from mnist_lit.demo.app import (
     DRAW_HINT,
+    MAX_PIXELS,
     PASSWORD_VARIABLE,
     DemoActions,
     blank_canvas,
@@ -301,13 +302,14 @@ def test_help_and_one_line_errors(
 
 
 def test_scripts_read_digits_through_the_stable_predict_api(
-    tiny_model: TrainedModel, tmp_path: Path
+    tiny_model: TrainedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A script calls the running page as /predict (a drawing) and /predict_file (an image file)."""
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
 
     recognise = Recogniser.from_checkpoint(tiny_model.best)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", MAX_PIXELS)  # as the demo's main sets it
     app = build_app(DemoActions(recognise, Collection(tmp_path / "drawings")))
     app.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
     try:
