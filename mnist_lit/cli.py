@@ -237,19 +237,16 @@ class MNISTLightningCLI(LightningCLI):
         trainer = (self.config_init[subcommand] if subcommand else self.config_init).trainer
         logger = trainer.get("logger")
         first = logger[0] if isinstance(logger, list) and logger else logger
-        run_dir = None
-        if not trainer.get("fast_dev_run"):
-            if logger in (None, True):
-                run_dir = self._run_dir(config)
-                if run_dir is not None:
-                    kwargs["logger"] = TensorBoardLogger(
-                        save_dir=run_dir.parent.parent,
-                        name=run_dir.parent.name,
-                        version=run_dir.name,
-                    )
-                    run_dir = None  # TensorBoard's folder is the run folder
-            elif isinstance(first, Logger) and not keeps_folder(first):
-                run_dir = self._run_dir(config)
+        default = logger in (None, True)
+        claims = default or (isinstance(first, Logger) and not keeps_folder(first))
+        claimed = self._run_dir(config) if claims and not trainer.get("fast_dev_run") else None
+        run_dir = None  # the run folder the Trainer is told of: a logger's own folder otherwise
+        if claimed is not None and default:
+            kwargs["logger"] = TensorBoardLogger(
+                save_dir=claimed.parent.parent, name=claimed.parent.name, version=claimed.name
+            )
+        elif claimed is not None:
+            run_dir = claimed
         made = super().instantiate_trainer(**kwargs)
         assert isinstance(made, Trainer)
         if run_dir is not None:

@@ -159,9 +159,10 @@ def walk_images(folder: Path, max_depth: int = MAX_DEPTH) -> tuple[list[str], in
         for entry in entries:
             if _links_to_folder(entry):  # not followed, not counted (as os.walk)
                 continue
+            folder_entry = _is_folder(entry)
             if entry.name.startswith("."):
-                skipped += not _is_folder(entry)
-            elif _is_folder(entry):
+                skipped += not folder_entry
+            elif folder_entry:
                 path = f"{relative}{entry.name}/"
                 if depth + 1 > max_depth:
                     errors[path] = f"folder nested more than {max_depth} levels deep: not read"
