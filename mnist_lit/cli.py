@@ -40,6 +40,7 @@ from lightning.pytorch.cli import (
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from mnist_lit import distributed
 from mnist_lit.callbacks.dashboards import Dashboards
 from mnist_lit.callbacks.loggers import log_file, logger_failure, start_loggers
 from mnist_lit.callbacks.predictions import PredictionWriter
@@ -370,7 +371,7 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
                 own = defaults.get("callbacks") or []
                 own = own if isinstance(own, list) else [own]
                 defaults["callbacks"] = [*own, TestSummary()]
-                return MNISTLightningCLI(
+                cli = MNISTLightningCLI(
                     MNISTClassifier,
                     MNISTDataModule,
                     args=args,
@@ -383,6 +384,8 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
                     parser_kwargs={"description": DESCRIPTION, "allow_abbrev": False},
                     **kwargs,
                 )
+                distributed.close()  # only after success: a failed rank must not wait here
+                return cli
             except MisconfigurationException as err:
                 if "gpu" in str(err).lower() and not torch.cuda.is_available():
                     hint = "accelerator gpu and configs/presets/gpu.yaml need a CUDA GPU"

@@ -119,3 +119,20 @@ def test_every_process_takes_its_own_share(tiny_mnist: TinyMNIST, tmp_path: Path
     one_image = TensorImages(torch.zeros(1, 28, 28, dtype=torch.uint8), torch.zeros(1))
     with pytest.raises(ConfigError, match="1 images cannot be shared by 2 processes"):
         dm._loader(one_image)  # a process without images would stall the others
+
+
+def test_a_run_ends_its_gloo_process_group(
+    tiny_mnist: TinyMNIST, tiny_model: TrainedModel, tmp_path: Path
+) -> None:
+    # Lightning destroys only NCCL groups at exit; a gloo group left to the interpreter's
+    # shutdown aborted a DDP run that had succeeded ("terminate called without an active
+    # exception", seen in CI). A one-process group stands in for DDP's here.
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        run("validate", tiny_mnist, tmp_path, "--ckpt_path", str(tiny_model.best))
+        assert not torch.distributed.is_initialized()
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
