@@ -39,7 +39,7 @@ from mnist_lit.data.folders import (
 )
 from mnist_lit.data.mnist import fetch_mnist, raw_folder
 from mnist_lit.data.non_digits import make_non_digits
-from mnist_lit.data.preprocess import MAX_PIXELS
+from mnist_lit.data.preprocess import MAX_PIXELS, MAX_SECONDS
 from mnist_lit.data.preprocess import normalize as normalize  # its home before preprocess.py
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, DataError
@@ -164,7 +164,10 @@ class MNISTDataModule(LightningDataModule):
         save_preprocessed: Folder to write the 28x28 images the model sees for ``predict_dir``
             and ``custom_dir``, as PNG under the same relative paths, to check the preprocessing.
         max_pixels: Images with more pixels are refused unread (decompression bombs); raise it
-            for genuine photos above 64 megapixels.
+            for genuine photos above 64 megapixels. Files larger than 4 bytes a pixel of it,
+            or whose decoding would take more memory, are refused too.
+        max_seconds: Time limit for decoding one image file (decode bombs, such as a JPEG
+            repeating a scan thousands of times): its row gets the reason and the run goes on.
         augment_degrees: Rotate each training image by a random angle up to this many degrees
             either way (0 = off). Augmentation runs on the training device, on whole batches
             (``augment.py``), and never touches validation, test or predict images.
@@ -203,6 +206,7 @@ class MNISTDataModule(LightningDataModule):
         custom_dir: str | None = None,
         save_preprocessed: str | None = None,
         max_pixels: int = MAX_PIXELS,
+        max_seconds: float = MAX_SECONDS,
         augment_degrees: float = 0.0,
         augment_shift: float = 0.0,
         augment_scale: float = 0.0,
@@ -222,6 +226,7 @@ class MNISTDataModule(LightningDataModule):
         )
         _check(std > 0, f"std must be positive, got {std}")
         _check(max_pixels > 0, f"max_pixels must be positive, got {max_pixels}")
+        _check(max_seconds > 0, f"max_seconds must be positive, got {max_seconds}")
         _check(augment_degrees >= 0, f"augment_degrees must be 0 or more, got {augment_degrees}")
         _check(augment_shift >= 0, f"augment_shift must be 0 or more, got {augment_shift}")
         _check(0 <= augment_scale < 1, f"augment_scale must be in [0, 1), got {augment_scale}")
@@ -251,6 +256,7 @@ class MNISTDataModule(LightningDataModule):
         self.custom_dir = custom_dir
         self.save_preprocessed = save_preprocessed
         self.max_pixels = max_pixels
+        self.max_seconds = max_seconds
         self.augment_degrees = augment_degrees
         self.augment_shift = augment_shift
         self.augment_scale = augment_scale
@@ -320,7 +326,9 @@ class MNISTDataModule(LightningDataModule):
         skipped = f" ({_files(listing.skipped)} of other kinds skipped)" if listing.skipped else ""
         if self._replicas()[1] == 0:
             log.info(f"Found {len(listing.files):,} images in {root}{skipped}")
-        return FolderImages(root, listing, self.save_preprocessed, self.max_pixels)
+        return FolderImages(
+            root, listing, self.save_preprocessed, self.max_pixels, self.max_seconds
+        )
 
     def _load(self, train: bool) -> Batch:
         """Read one split from the verified raw files (never torchvision's ``processed/`` cache)."""

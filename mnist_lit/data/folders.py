@@ -25,7 +25,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE
-from mnist_lit.data.preprocess import MAX_PIXELS, READ_FORMATS, ImageError, load_digit
+from mnist_lit.data.preprocess import MAX_PIXELS, MAX_SECONDS, READ_FORMATS, ImageError, load_digit
 from mnist_lit.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -224,6 +224,7 @@ class FolderImages(Dataset[FolderItem]):
             overwrite an original. A copy that cannot be written is a warning; the image is
             still read.
         max_pixels: Refuse images with more pixels than this (decompression bombs).
+        max_seconds: Stop decoding a file after this long (decode bombs): its row says so.
 
     """
 
@@ -233,6 +234,7 @@ class FolderImages(Dataset[FolderItem]):
         listing: Listing,
         save_dir: str | Path | None = None,
         max_pixels: int = MAX_PIXELS,
+        max_seconds: float = MAX_SECONDS,
     ) -> None:
         self.root = Path(root)
         if save_dir is not None:
@@ -242,6 +244,7 @@ class FolderImages(Dataset[FolderItem]):
         self.errors = listing.errors
         self.save_dir = None if save_dir is None else Path(save_dir)
         self.max_pixels = max_pixels
+        self.max_seconds = max_seconds
 
     def __len__(self) -> int:
         return len(self.files)
@@ -252,7 +255,7 @@ class FolderImages(Dataset[FolderItem]):
         error = self.errors.get(name, "")  # not to be read (a folder nested too deep)
         if not error:
             try:
-                pixels = load_digit(self.root / name, self.max_pixels)
+                pixels = load_digit(self.root / name, self.max_pixels, self.max_seconds)
             except ImageError as err:
                 error = str(err)
             except Exception as err:  # one odd file must not end the run

@@ -8,7 +8,8 @@ and placing it in 28x28 so that its centre of mass is at the centre. A photo, sc
 drawing fed to the network as a plain resize scores near chance; this module repeats MNIST's
 recipe on it, after undoing what differs in users' images:
 
-1. decode safely: a pixel limit against decompression bombs, EXIF orientation, the first frame;
+1. decode within a budget (format, pixels, memory by mode, a JPEG's scans, time), reduce at once,
+   apply the EXIF orientation, take the first frame;
 2. flatten every Pillow mode to grey levels in [0, 1]; transparent areas take a colour that sets
    the opaque part apart (canvas strokes) or continues it (a photo with transparent corners);
 3. estimate the paper as a smooth surface (a robust quadratic fit), so uneven lighting and tinted
@@ -25,11 +26,15 @@ images are a batch on their device.
 
 from __future__ import annotations
 
+import mmap
+import re
+import time
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 from scipy import ndimage
 from torch import Tensor
 
@@ -64,6 +69,23 @@ BOX_INK = 0.2
 """The digit's box holds the pixels with at least this fraction of the strongest ink: a faint halo
 (blur, JPEG ringing, a soft pen's edge) does not make the box larger and the digit smaller."""
 
+MAX_SECONDS = 10.0
+"""Default time limit for decoding one file (a decode bomb stops here, a photo takes < 0.1 s)."""
+
+MAX_SCANS = 100
+"""Most scans a JPEG may have. Progressive JPEGs have about 10; each scan costs a pass over the
+whole image, so a file repeating one scan thousands of times decodes for minutes."""
+
+MAX_SCAN_PIXELS = 2_000_000_000
+"""Most scans x pixels a JPEG may have: about 3 s of decoding (a 64-megapixel JPEG with 90 scans
+took 8 s on an AMD EPYC); a 50-megapixel photo may have 40 scans, a 12-megapixel one 100."""
+
+CHUNK = 16 * 1024
+"""Bytes Pillow's decoders are fed at a time: the time limit is checked between chunks."""
+
+BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+"""Memory a decoded pixel takes in Pillow, by mode; every other mode takes 4 bytes (RGB too)."""
+
 READ_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP", "PPM")
 FORMAT_NAMES = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WebP", "PPM/PGM/PBM")
 """The image formats read (Pillow's names; JPEG covers MPO, phones' JPEGs with previews).
@@ -78,37 +100,71 @@ class ImageError(DataError):
     """One image cannot be turned into a digit; the message says why (one line)."""
 
 
-def load_digit(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_digit(
+    path: str | Path, max_pixels: int = MAX_PIXELS, max_seconds: float = MAX_SECONDS
+) -> np.ndarray:
     """Read an image file and return it as an MNIST-like digit.
 
     Args:
         path: A PNG, JPEG, BMP, GIF, TIFF, WebP or PPM/PGM/PBM file (``READ_FORMATS``),
             whatever its name says.
         max_pixels: Refuse images with more pixels than this before decoding them.
+        max_seconds: Stop decoding after this long.
 
     Returns:
         ``(28, 28)`` uint8 array, 0 = background, 255 = the strongest ink.
 
     Raises:
-        ImageError: The file is empty, not an image, truncated, too large or holds no digit.
+        ImageError: The file is empty, not an image, truncated, over its budget or holds no
+            digit.
 
     """
+    return preprocess(open_image(path, max_pixels, max_seconds))
+
+
+def open_image(
+    path: str | Path, max_pixels: int = MAX_PIXELS, max_seconds: float = MAX_SECONDS
+) -> Image.Image:
+    """Decode an image file within a budget; return it at most ``DETAIL_SIZE`` on its longest side.
+
+    The budget, checked before decoding from the file's header: the format (``READ_FORMATS``),
+    ``max_pixels``, the memory decoding takes (by mode, ``BYTES_PER_PIXEL``; at most as much as
+    ``max_pixels`` pixels of 4 bytes), the file's size (as much) and a JPEG's scans
+    (``MAX_SCANS``); while decoding, ``max_seconds``. The image is reduced as soon as it is
+    decoded, so no full-size copy of it is ever made.
+
+    Raises:
+        ImageError: The file is empty, not an image of a format read, damaged or over budget.
+
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise ImageError("empty file")
+    if size > 4 * max_pixels:
+        raise ImageError(f"file of {_mb(size)} is over the limit of {_mb(4 * max_pixels)}")
     with warnings.catch_warnings():  # Pillow warns about odd but readable files: we read them
         warnings.simplefilter("ignore")
-        image = _open(Path(path), max_pixels)
-    return preprocess(image)
+        with path.open("rb") as file:
+            timed = _TimedFile(file, max_seconds)
+            image = _open(timed, max_pixels)
+            try:
+                image.decodermaxblock = CHUNK  # the size of its reads while decoding
+                return _decode(image)
+            finally:
+                image.close()
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
-    """Decode ``path``: size checked before decoding, JPEG decoded at a reduced scale, EXIF applied."""
-    if path.stat().st_size == 0:
-        raise ImageError("empty file")
+def _open(file: _TimedFile, max_pixels: int) -> ImageFile.ImageFile:
+    """Read ``file``'s header: its format, size and mode, checked against the budget."""
     try:
-        image = Image.open(path, formats=READ_FORMATS)
+        image = Image.open(file, formats=READ_FORMATS)  # type: ignore[arg-type]  # file-like
     except UnidentifiedImageError:
         raise ImageError(
             f"not an image of a format read here ({', '.join(FORMAT_NAMES)})"
         ) from None
+    except ImageError:  # out of time while reading the header
+        raise
     except Image.DecompressionBombError as err:  # beyond twice Pillow's own limit
         limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
         raise ImageError(f"over the limit of Pillow ({limit:.0f} megapixels): {err}") from None
@@ -122,14 +178,141 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         )
     if width == 0 or height == 0:
         raise ImageError(f"image of size {width}x{height}")
+    if image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale when that is still large
+        _check_scans(file.raw, min(MAX_SCANS, MAX_SCAN_PIXELS // (width * height)))
+        file.start()  # counting is not decoding
+        image.draft("L" if image.mode == "L" else "RGB", (DETAIL_SIZE, DETAIL_SIZE))
+    need = decode_bytes(image)
+    if need > 4 * max_pixels:
+        raise ImageError(
+            f"decoding needs {_mb(need)} ({image.width}x{image.height} pixels, mode "
+            f"{image.mode}), over the limit of {_mb(4 * max_pixels)}"
+        )
+    return image
+
+
+def _mb(size: int) -> str:
+    return f"{size / 2**20:.1f} MB" if size < 10 * 2**20 else f"{size / 2**20:,.0f} MB"
+
+
+def decode_bytes(image: Image.Image) -> int:
+    """Memory that decoding ``image`` (opened, not yet loaded) takes at its peak, in bytes.
+
+    The decoded pixels (``BYTES_PER_PIXEL``); a palette or 1-bit image also gets a grey or RGBA
+    copy before it is reduced, and an image with alpha a copy premultiplied by it while reduced.
+    """
+    pixels = image.width * image.height
+    mode = image.mode
+    need = pixels * BYTES_PER_PIXEL.get(mode, 4)
+    if mode in _CONVERT_FIRST:
+        mode = _CONVERT_FIRST[mode]
+        need += pixels * BYTES_PER_PIXEL.get(mode, 4)
+    if mode in ("RGBA", "LA") and max(image.size) > DETAIL_SIZE:
+        need += pixels * 4
+    return need
+
+
+_CONVERT_FIRST = {"1": "L", "P": "RGBA", "PA": "RGBA"}
+"""Modes that are converted before being reduced (Pillow resizes them by nearest neighbour)."""
+
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+"""How each EXIF orientation is turned upright, as ``ImageOps.exif_transpose`` does; applied to
+the reduced image, because turning the full-size one would copy it."""
+
+
+def _decode(image: Image.Image) -> Image.Image:
+    """Decode the (first frame of the) image, reduce it and turn it upright (EXIF orientation)."""
     try:
-        if image.format == "JPEG":  # decode at 1/2, 1/4 or 1/8 scale when that is still large
-            image.draft("L" if image.mode == "L" else "RGB", (DETAIL_SIZE, DETAIL_SIZE))
-        transposed = ImageOps.exif_transpose(image)  # decodes the (first frame of the) image
-        (transposed or image).load()
+        image.load()
+        try:
+            orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+        except Exception:  # a damaged EXIF block: the image as stored
+            orientation = 1
+        if image.mode in _CONVERT_FIRST:
+            mode = _CONVERT_FIRST[image.mode]
+            if image.mode == "P" and "transparency" not in image.info:
+                mode = "L"
+            image = image.convert(mode)
+        reduced = _reduce_image(image)
+        if orientation in _UPRIGHT:
+            reduced = reduced.transpose(_UPRIGHT[orientation])
+        reduced.load()
+    except ImageError:  # out of time
+        raise
     except Exception as err:  # Pillow's decoders raise many kinds on damaged data
         raise ImageError(f"cannot decode: {_reason(err)}") from None
-    return transposed or image
+    return reduced if reduced is not image else image.copy()
+
+
+class _TimedFile:
+    """A file whose reads fail once ``seconds`` have passed since ``start``.
+
+    A time limit on Pillow's decoders, which read the file in chunks between their work; it
+    works in any thread, unlike signals.
+    """
+
+    def __init__(self, file: BinaryIO, seconds: float) -> None:
+        self.raw = file
+        self.seconds = seconds
+        self.start()
+
+    def start(self) -> None:
+        """Start the clock (again)."""
+        self._deadline = time.monotonic() + self.seconds
+
+    def read(self, size: int = -1) -> bytes:
+        """Read like a file, or raise ``ImageError`` when the time is up."""
+        if time.monotonic() > self._deadline:
+            raise ImageError(f"decoding took over {self.seconds:g} s (a decode bomb?)")
+        return self.raw.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move like a file."""
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        """Position like a file."""
+        return self.raw.tell()
+
+
+_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+"""A JPEG marker after entropy-coded data (where 0xff is followed by 0, or a restart marker)."""
+
+
+def _check_scans(file: BinaryIO, limit: int) -> None:
+    """Count the scans (SOS markers) of a JPEG's first image without decoding it."""
+    with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        scans, position, end = 0, 2, len(data)
+        while position + 4 <= end and data[position] == 0xFF:
+            marker = data[position + 1]
+            if marker == 0xFF:  # fill byte
+                position += 1
+                continue
+            if marker == 0xD9:  # end of the first image
+                break
+            if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+                position += 2
+                continue
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+            if marker == 0xDA:
+                scans += 1
+                if scans > limit:
+                    raise ImageError(
+                        f"a JPEG with more than {limit} scans at its size (a decode bomb?): "
+                        "not decoded"
+                    )
+                found = _MARKER.search(data, position)
+                if found is None:
+                    break
+                position = found.start()
 
 
 def _reason(err: Exception) -> str:

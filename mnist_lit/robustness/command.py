@@ -264,7 +264,7 @@ def build_parser() -> ArgumentParser:
 
 _DATA_OPTIONS_UNUSED = (
     "train_size", "val_size", "seed", "batch_size", "on_device", "num_workers", "pin_memory",
-    "mean", "std", "predict_dir", "custom_dir", "save_preprocessed", "max_pixels",
+    "mean", "std", "predict_dir", "custom_dir", "save_preprocessed", "max_pixels", "max_seconds",
     "augment_degrees", "augment_shift", "augment_scale", "augment_degrade", "augment_margins",
     "non_digits",
 )  # fmt: skip

@@ -20,6 +20,7 @@ from tests.helpers import (
     dark_on_white,
     expect_error,
     make_mixed_folder,
+    progressive_jpeg,
     run,
 )
 
@@ -239,3 +240,23 @@ def test_saved_copies_never_overwrite_the_originals_and_long_names_fit(
     copies = sorted(p.name for p in seen.iterdir())
     assert len(copies) == 2 and "one.png" in copies
     assert all(len(name.encode()) <= 255 and name.endswith(".png") for name in copies)
+
+
+def test_a_file_over_its_time_is_a_row_and_the_run_goes_on(
+    tiny_mnist: TinyMNIST, tmp_path: Path, checkpoint_args: list[str]
+) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    dark_on_white().save(folder / "good.png")
+    (folder / "slow.jpg").write_bytes(progressive_jpeg(4000, 90))  # about 1.5 s to decode
+    (folder / "bomb.jpg").write_bytes(progressive_jpeg(2000, 600))  # 600 scans
+    out_csv = tmp_path / "preds.csv"
+    run(
+        "predict", tiny_mnist, tmp_path, *checkpoint_args,
+        "--data.predict_dir", str(folder), "--data.max_seconds", "0.2",
+        "--predictions", str(out_csv),
+    )  # fmt: skip
+    rows = {row["path"]: row for row in csv.DictReader(out_csv.open(encoding="utf-8"))}
+    assert rows["good.png"]["prediction"] in CLASS_NAMES
+    assert rows["slow.jpg"]["error"] == "decoding took over 0.2 s (a decode bomb?)"
+    assert rows["bomb.jpg"]["error"].startswith("a JPEG with more than 100 scans")

@@ -32,6 +32,7 @@ from tests.helpers.images import (
     dark_on_white,
     good_png,
     make_mixed_folder,
+    progressive_jpeg,
     stroke_digit,
     transparent_strokes,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "image",
     "make_mistakes",
     "make_mixed_folder",
+    "progressive_jpeg",
     "relabel_test_images",
     "render",
     "run",

@@ -90,3 +90,17 @@ def make_mixed_folder(root: Path) -> None:
     (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (root / ".thumbnails").mkdir()
     Image.new("L", (10, 10)).save(root / ".thumbnails" / "x.png")
+
+
+def progressive_jpeg(side: int, repeats: int) -> bytes:
+    """A progressive JPEG of a square on grey whose last scan is repeated ``repeats`` times.
+
+    Each repeat is a few dozen bytes but costs the decoder a pass over the whole image.
+    """
+    image = Image.new("L", (side, side), 128)
+    image.paste(255, (side // 4, side // 4, side // 2, side // 2))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", progressive=True, quality=90)
+    data = buffer.getvalue()
+    last = data[data.rindex(b"\xff\xda") : -2]  # the last scan, up to the end marker
+    return data[:-2] + last * repeats + b"\xff\xd9"
