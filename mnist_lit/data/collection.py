@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from mnist_lit.constants import CLASS_NAMES, IMAGE_SIZE
-from mnist_lit.data.folders import image_extensions, walk_images
+from mnist_lit.data.folders import walk_images
 from mnist_lit.errors import ConfigError
 
 SMALL_SUFFIX = "_28x28"
@@ -49,32 +48,28 @@ class Collection:
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"collection folder {self.root} is a file, not a folder")
 
-    def save(self, original: Image.Image | Path, pixels: np.ndarray, label: int) -> Path:
+    def save(self, original: Image.Image, pixels: np.ndarray, label: int) -> Path:
         """Store one sample under a new name and return the path of the original image.
 
         Each file is written under a hidden temporary name, then linked to its final name only
         if that name is free, so a sample is never half written, overwritten or half saved.
 
         Args:
-            original: The image as the user gave it: a decoded image (saved as PNG) or an image
-                file (copied as it is, so a photo keeps its format, size and EXIF orientation).
+            original: The image as the page read it (a drawing, or an upload as decoded:
+                upright, at most 1024 pixels a side). It is encoded anew as PNG, never copied
+                byte for byte: what a user sends cannot smuggle other content into the folder
+                that ``test`` and ``predict`` read, and EXIF data (a phone's location) is not kept.
             pixels: ``(28, 28)`` uint8: what the model saw.
             label: The digit it shows, 0 to 9.
 
         Raises:
-            ConfigError: ``label`` is not a digit, ``original`` is gone, or the folder cannot
-                be written.
+            ConfigError: ``label`` is not a digit, or the folder cannot be written.
 
         """
         if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
             raise ConfigError(f"label must be a digit from 0 to 9, got {label!r}")
         if pixels.shape != (IMAGE_SIZE, IMAGE_SIZE):
             raise ValueError(f"expected (28, 28) pixels, got {pixels.shape}")
-        if isinstance(original, Path) and not original.is_file():
-            raise ConfigError(f"the image to save, {original}, is gone; upload it again")
-        suffix = ".png"
-        if isinstance(original, Path) and original.suffix.lower() in image_extensions():
-            suffix = original.suffix.lower()
         folder = self.root / str(label)
         small_folder = self.small_root / str(label)
         temporary = [
@@ -84,9 +79,9 @@ class Collection:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             small_folder.mkdir(parents=True, exist_ok=True)
-            _write_original(original, temporary[0])
+            original.save(temporary[0], format="PNG")
             Image.fromarray(pixels.astype(np.uint8)).save(temporary[1], format="PNG")
-            return _publish(temporary[0], suffix, temporary[1])
+            return _publish(temporary[0], ".png", temporary[1])
         except OSError as err:
             raise ConfigError(
                 f"cannot save into the collection {self.root}: {err.strerror or err}"
@@ -112,17 +107,6 @@ class Collection:
                 found, _, refused = walk_images(folder)
                 counts[digit] = len(found) - len(refused)
         return counts
-
-
-def _write_original(original: Image.Image | Path, target: Path) -> None:
-    """Copy an image file as it is (if Pillow knows its extension), or write a PNG of it."""
-    if isinstance(original, Image.Image):
-        original.save(target, format="PNG")
-    elif original.suffix.lower() in image_extensions():
-        shutil.copyfile(original, target)
-    else:  # an odd name: store what the page showed, upright, as PNG
-        with Image.open(original) as image:
-            ImageOps.exif_transpose(image).save(target, format="PNG")
 
 
 def _publish(original: Path, suffix: str, small: Path) -> Path:

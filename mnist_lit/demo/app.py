@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +29,8 @@ from PIL import Image
 from mnist_lit.commands import fail, parse_or_fail, user_errors
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.collection import Collection
-from mnist_lit.data.preprocess import ImageError, load_digit
+from mnist_lit.data.preprocess import ImageError, open_image, preprocess
+from mnist_lit.demo.limits import MAX_REQUEST_BYTES, MAX_SECONDS, BodyLimit
 from mnist_lit.demo.recognise import Recogniser, Recognition
 from mnist_lit.errors import MnistLitError
 from mnist_lit.models.calibration import NOT_CALIBRATED_NOTE
@@ -48,15 +50,19 @@ API_PREDICT_FILE = "predict_file"
 and clearing are the page's own (Gradio's ``api_visibility="private"``)."""
 
 MAX_PIXELS = 25_000_000
-"""Pillow's limit in the demo's process, for the canvas that Gradio decodes before the demo sees
-it too: an image over twice this (50 megapixels) is refused from its header, before any pixel is
-decoded (Pillow's ``MAX_IMAGE_PIXELS``; between once and twice it only warns)."""
+"""Pillow's limit in the demo's process, for any image Gradio decodes itself: one over it is
+refused from its header, before any pixel is decoded (``main`` makes Pillow's warning between
+once and twice ``MAX_IMAGE_PIXELS`` an error). The canvas has its own, lower limits
+(``limits.py``)."""
 
 MAX_FILE_SIZE = "20mb"
 """Largest upload Gradio accepts (a canvas composite or a photo)."""
 
 QUEUE_SIZE = 64
 """Requests waiting at most; more are turned away at once rather than piling up."""
+
+CONCURRENCY = 2
+"""Readings served at once: a second user is answered while one upload takes its time."""
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 """Addresses only this machine reaches; any other ``--host`` needs a password."""
@@ -83,9 +89,10 @@ UNSURE_LABEL = "Not sure"
 
 @dataclass(frozen=True)
 class Sample:
-    """The image last read, kept for "Save": the original (an image or an uploaded file)."""
+    """The image last read, kept for "Save"."""
 
-    original: Image.Image | Path
+    original: Image.Image
+    """The drawing, or the upload as decoded (upright, at most 1024 pixels a side)."""
     pixels: np.ndarray
     """``(28, 28)`` uint8: what the model saw."""
     saved: Path | None = None
@@ -129,13 +136,14 @@ class DemoActions:
             return _nothing("Upload a photo or scan of one digit.")
         name = Path(path).name
         try:
-            pixels = load_digit(path)
+            image = open_image(path, max_seconds=MAX_SECONDS)
+            pixels = preprocess(image)
         except ImageError as err:
             return _nothing(f"Cannot read {name}: {err}.")
         except OSError as err:
             return _nothing(f"Cannot read {name}: {err.strerror or err}.")
         result = self.recognise.classify(pixels)
-        return _shown(result, Sample(Path(path), pixels))
+        return _shown(result, Sample(image, pixels))
 
     def save(
         self, sample: Sample | None, label: str | None
@@ -239,6 +247,8 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
     """
     import gradio as gr
 
+    from mnist_lit.demo.canvas import limit_canvas
+
     brush = gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed")
     # no telemetry; files Gradio caches (each stroke's preview, uploads) deleted after an hour
     app = gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600))
@@ -265,6 +275,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
                         transforms=(),
                         elem_id="canvas",
                     )
+                    limit_canvas(canvas)
                     clear = gr.Button("Clear", elem_id="clear")
                 with gr.Tab("Upload a photo"):
                     upload = gr.File(
@@ -317,7 +328,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
             actions.save, [sample, digit], [saved, counts, digit, sample], api_visibility="private"
         )
         app.load(actions.counts, None, counts, api_visibility="private")  # saved from other tabs
-    app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
+    app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     return app
 
 
@@ -371,6 +382,7 @@ def main(args: Sequence[str] | None = None) -> None:
         gradio.Blocks  # noqa: B018  # not just the empty folder a partial uninstall leaves
     except (ImportError, AttributeError):
         fail(PROG, INSTALL_HINT)
+
     password = config.password or os.environ.get(PASSWORD_VARIABLE) or None
     if config.host not in LOOPBACK and password is None:
         fail(
@@ -386,19 +398,38 @@ def main(args: Sequence[str] | None = None) -> None:
     if recognise.calibration is None:
         print(f"Note: {NOT_CALIBRATED_NOTE}", flush=True)
     print(f"Collection: {actions.collection.root}", flush=True)
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # for the whole process: Gradio decodes the canvas first
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # for the whole process: Gradio decodes what it receives
+    warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused from the limit on
     app = build_app(actions)
     try:
-        app.launch(
-            server_name=config.host,
-            server_port=config.port,
-            show_error=True,
-            inbrowser=False,
-            max_file_size=MAX_FILE_SIZE,
-            auth=None if password is None else ("mnist", password),
-        )
+        serve(app, config.host, config.port, password)
     except OSError as err:  # a port in use, an address this machine does not have
         fail(PROG, f"cannot serve on {config.host}:{config.port or 'the default port'}: {err}")
+
+
+def serve(app: gr.Blocks, host: str, port: int | None, password: str | None, **kwargs: Any) -> None:
+    """Serve the page with the demo's limits on uploads and requests (``limits.py``).
+
+    Args:
+        app: The page, from ``build_app``.
+        host: Address to listen on.
+        port: Port to listen on; ``None``: 7860 or the next free one.
+        password: The page's password (user name ``mnist``); ``None``: no login.
+        **kwargs: Passed on to Gradio's ``launch`` (e.g. ``prevent_thread_lock=True``).
+
+    """
+    from starlette.middleware import Middleware  # comes with Gradio
+
+    app.launch(
+        server_name=host,
+        server_port=port,
+        show_error=True,
+        inbrowser=False,
+        max_file_size=MAX_FILE_SIZE,
+        auth=None if password is None else ("mnist", password),
+        app_kwargs={"middleware": [Middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)]},
+        **kwargs,
+    )
 
 
 def entry_point() -> None:

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +27,10 @@ from mnist_lit.demo.app import (
     blank_canvas,
     build_app,
     canvas_image,
+    serve,
 )
 from mnist_lit.demo.app import main as demo
+from mnist_lit.demo.limits import MAX_REQUEST_BYTES
 from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.errors import ConfigError
 from mnist_lit.models.classifier import MNISTClassifier
@@ -104,13 +108,20 @@ def test_unreadable_upload_says_so_and_a_photo_is_read(
     assert actions.read_upload(None)[3] == "Upload a photo or scan of one digit."
 
     photo = tmp_path / "photo.JPG"
-    render(DIGITS[4]).convert("RGB").save(photo, format="JPEG")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # taken with the phone turned: shown turned a quarter clockwise
+    render(DIGITS[4]).convert("RGB").rotate(90, expand=True).save(photo, "JPEG", exif=exif)
+    with photo.open("ab") as file:  # a polyglot: a ZIP archive after the image's data
+        file.write(b"PK\x03\x04 anything at all")
     label, _, _, message, sample = actions.read_upload(str(photo))
     assert label is not None and sample is not None and message.startswith("Read as")
     actions.save(sample, "4")
     saved = next((tmp_path / "drawings" / "4").iterdir())
-    assert saved.suffix == ".jpg"  # the upload is kept as it came, not re-encoded
-    assert saved.read_bytes() == photo.read_bytes()
+    assert saved.suffix == ".png"  # encoded anew: nothing the user sent is stored as it came
+    assert b"PK\x03\x04" not in saved.read_bytes()
+    with Image.open(saved) as image:  # upright, without the phone's EXIF
+        assert image.size == render(DIGITS[4]).size and not image.getexif()
+        assert actions.recognise(image).digit == actions.recognise(render(DIGITS[4])).digit
 
 
 def test_save_needs_a_reading_and_a_label(untrained: Recogniser, tmp_path: Path) -> None:
@@ -311,7 +322,7 @@ def test_scripts_read_digits_through_the_stable_predict_api(
     recognise = Recogniser.from_checkpoint(tiny_model.best)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", MAX_PIXELS)  # as the demo's main sets it
     app = build_app(DemoActions(recognise, Collection(tmp_path / "drawings")))
-    app.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)
+    serve(app, "127.0.0.1", None, None, prevent_thread_lock=True, quiet=True)
     try:
         client = Client(app.local_url, verbose=False)
         names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
@@ -328,20 +339,62 @@ def test_scripts_read_digits_through_the_stable_predict_api(
             assert message.startswith(f"Read as **{direct.digit}** ("), endpoint
         assert not names & {"/save", "/cleared", "/counts"}  # only the readings are the API
 
-        # a 13,000 x 13,000 canvas (0.3 MB of PNG): refused from its header, not decoded
-        huge = tmp_path / "huge.png"
+        # a 13,000 x 13,000 canvas (0.3 MB of PNG) with four such layers: refused from the
+        # headers, before Gradio decodes any (it took the server from 0.7 to 5.3 GB)
+        huge, large = tmp_path / "huge.png", tmp_path / "large.png"
         Image.new("L", (13_000, 13_000), 255).save(huge, optimize=False)
+        Image.new("L", (6_000, 6_000), 255).save(large)  # under Pillow's limit, not the canvas's
+        resident = peak_memory_reset()
         started = time.perf_counter()
-        with pytest.raises(AppError):
+        for canvas, reason in (
+            ([None, *[huge] * 4, huge], "a canvas with 4 layers: at most 2"),
+            ([None, huge], "a canvas over Pillow's limit is over the limit of 4,000,000 pixels"),
+            ([large] * 2, "a canvas of 6000x6000 pixels is over the limit of 4,000,000"),
+        ):
+            background, *layers, composite = [None if f is None else handle_file(f) for f in canvas]
+            value = {"background": background, "layers": layers, "composite": composite}
+            with pytest.raises(AppError, match=reason):
+                client.predict(value, api_name="/predict")
+        assert time.perf_counter() - started < 10
+        if resident is not None:
+            assert peak_memory() - resident < 0.5 * 2**30
+        jpeg = tmp_path / "canvas.jpg"
+        drawn(7)["composite"].convert("RGB").save(jpeg)  # a canvas is PNG: no JPEG decode bombs
+        with pytest.raises(AppError, match="the canvas must be sent as PNG"):
             client.predict(
-                {"background": None, "layers": [], "composite": handle_file(huge)},
+                {"background": None, "layers": [], "composite": handle_file(jpeg)},
                 api_name="/predict",
             )
-        assert time.perf_counter() - started < 10
         label, *_ = client.predict(handle_file(image), api_name="/predict_file")  # still serving
         assert label["label"] == str(direct.digit)
+
+        # a request body over the limit is refused before it is read
+        request = urllib.request.Request(
+            f"{app.local_url}gradio_api/upload",
+            data=b"x" * 100,
+            headers={"Content-Length": str(MAX_REQUEST_BYTES + 1)},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 413
     finally:
         app.close()
+
+
+def peak_memory_reset() -> int | None:
+    """Reset this process's peak resident memory (Linux); return the resident memory now."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return None
+    return peak_memory()
+
+
+def peak_memory() -> int:
+    """Peak resident memory of this process since the last reset, in bytes (Linux's VmHWM)."""
+    status = Path("/proc/self/status").read_text()
+    (line,) = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+    return int(line.split()[1]) * 1024
 
 
 def test_a_page_other_machines_reach_needs_a_password(
