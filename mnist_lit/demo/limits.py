@@ -106,9 +106,7 @@ def check_canvas_image(image: Path | bytes | None) -> None:
             with Image.open(source, formats=["PNG"]) as opened:
                 width, height = opened.size
     except Image.DecompressionBombError:  # over twice Pillow's limit
-        raise ImageError(
-            f"a canvas over Pillow's limit is over the limit of {MAX_CANVAS_PIXELS:,} pixels"
-        ) from None
+        raise ImageError(f"a canvas over the limit of {MAX_CANVAS_PIXELS:,} pixels") from None
     except UnidentifiedImageError:
         raise ImageError("the canvas must be sent as PNG images") from None
     except Exception as err:  # a damaged header

@@ -348,7 +348,7 @@ def test_scripts_read_digits_through_the_stable_predict_api(
         started = time.perf_counter()
         for canvas, reason in (
             ([None, *[huge] * 4, huge], "a canvas with 4 layers: at most 2"),
-            ([None, huge], "a canvas over Pillow's limit is over the limit of 4,000,000 pixels"),
+            ([None, huge], "a canvas over the limit of 4,000,000 pixels"),
             ([large] * 2, "a canvas of 6000x6000 pixels is over the limit of 4,000,000"),
         ):
             background, *layers, composite = [None if f is None else handle_file(f) for f in canvas]
