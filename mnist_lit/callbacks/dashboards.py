@@ -91,7 +91,7 @@ class Dashboards(Callback):
         hparams: Record the hyperparameters with the final metrics in the HPARAMS tab (in place
             of Lightning's ``hp_metric`` placeholder, which would stay -1).
         attributions: After ``test``, log the attribution maps of the first right image of each
-            digit and of the 5 most confident mistakes (about 2 s on a 2-core CPU).
+            digit and of the 5 most confident mistakes (5-10 s on a 2-core CPU).
 
     """
 

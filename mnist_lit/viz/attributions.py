@@ -76,7 +76,15 @@ def plot_attributions(
         read, target = int(predicted[row]), int(targets[row])
         ax = grid[row, 0]
         ax.imshow(pixels[row], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        text = f"read {read} ({100 * float(confidence[row]):.0f}%)"
+        sure = float(confidence[row])  # >99.9%, 99.4%, 97%: never rounded up to 100%
+        shown = (
+            ">99.9"
+            if sure >= 0.999
+            else f"{100 * sure:.1f}"
+            if sure >= 0.99
+            else f"{100 * sure:.0f}"
+        )
+        text = f"read {read} ({shown}%)"
         if labels is not None and int(labels[row]) != read:
             text += f", true {int(labels[row])}"
         ax.set_title(text, fontsize=8, color="red" if "true" in text else "black")

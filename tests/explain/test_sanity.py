@@ -25,6 +25,11 @@ from mnist_lit.explain.attributions import Method
 from mnist_lit.training.checkpoints import load_checkpoint, network_from_checkpoint
 from tests.helpers import SHARED_MNIST
 
+pytestmark = [
+    pytest.mark.slow,  # real_model trains for about 20 s, once per worker
+    pytest.mark.xdist_group("real_model"),  # on the worker that trains it for test_real_data.py
+]
+
 DIGITS = 24
 """Real test digits checked: Occlusion's maps of 24 digits, twice, take about 5 s on 2 cores."""
 

@@ -16,12 +16,14 @@ def test_the_figure_shows_each_image_beside_its_maps() -> None:
     maps[:, 8:14, 12:16] = 1.0  # for the digit: the bar's top half
     fig = plot_attributions(
         images, {"IG": maps, "Occlusion": -maps}, torch.tensor([1, 1, 7]),
-        torch.tensor([0.9, 0.8, 0.6]), torch.tensor([1, 7, 7]), torch.tensor([1, 1, 1]),
+        torch.tensor([0.9996, 0.8, 0.6]), torch.tensor([1, 7, 7]), torch.tensor([1, 1, 1]),
         title="t",
     )  # fmt: skip
     assert len(fig.axes) == 3 * 3
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles[:3] == ["read 1 (90%)", "IG", "Occlusion"] and titles[6] == "read 7 (60%), true 1"
+    assert (
+        titles[:3] == ["read 1 (>99.9%)", "IG", "Occlusion"] and titles[6] == "read 7 (60%), true 1"
+    )
     assert [fig.axes[3 * r].get_ylabel() for r in range(3)] == ["why 1", "why not 7?", "why 7"]
     pixels = render(fig).astype(int)
     reds = pixels[..., 0] > pixels[..., 2] + 50
