@@ -5,9 +5,10 @@ The package, room by room (dependencies run down this list, never up):
 - ``cli.py``, ``report/``, ``demo/``, ``robustness/``, ``experiments/``, ``export/``: the commands
   a user runs (``mnist-lit COMMAND``), with ``commands.py`` (what they share) and ``presets.py``
   (the packaged configs of ``configs/``, named as ``--config fast``).
-- ``callbacks/``, ``viz/``, ``evaluation.py``, ``training/``: what runs around the model while it
-  trains or is evaluated (dashboards, EMA, progress bar, predictions CSV), the figures and tables,
-  and the Trainer with its precision, device, checkpoints and run folders.
+- ``callbacks/``, ``viz/``, ``explain/``, ``evaluation.py``, ``training/``: what runs around the
+  model while it trains or is evaluated (dashboards, EMA, progress bar, predictions CSV), the
+  figures and tables, attribution maps, and the Trainer with its precision, device, checkpoints
+  and run folders.
 - ``models/``, ``data/``: the network and its LightningModule with their speed paths; MNIST, users'
   folders and images, preprocessing and augmentation.
 - ``constants.py``, ``errors.py``, ``files.py``, ``distributed.py``: facts, exceptions and I/O

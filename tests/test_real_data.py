@@ -38,6 +38,7 @@ def test_one_epoch_on_5000_real_images_reaches_95_percent(real_mnist: Path, tmp_
         "--model.batch_norm", "true",
         "--trainer.default_root_dir", str(tmp_path),
         "--trainer.enable_progress_bar", "false",
+        "--dashboards.attributions", "false",  # seconds; tests/callbacks/test_dashboards.py has them
     ]  # fmt: skip
     main(["fit", *common])
     test = main(["test", *common, "--ckpt_path", "best"])
@@ -76,6 +77,7 @@ def write_disguised(images: np.ndarray, labels: np.ndarray, root: Path, kind: st
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("real_model")  # one worker trains real_model for it and tests/explain
 def test_disguised_test_digits_score_as_the_originals(
     real_mnist: Path, real_model: Path, tmp_path: Path
 ) -> None:
@@ -85,6 +87,7 @@ def test_disguised_test_digits_score_as_the_originals(
         "--data.data_dir", str(tmp_path / "data"),
         "--trainer.default_root_dir", str(tmp_path),
         "--trainer.enable_progress_bar", "false",
+        "--dashboards.attributions", "false",  # seconds; tests/callbacks/test_dashboards.py has them
         "--trainer.enable_model_summary", "false",
     ]  # fmt: skip
     images, labels = mnist_test_digits(real_mnist, tmp_path / "data", 1000)

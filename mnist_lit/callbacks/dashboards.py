@@ -8,6 +8,8 @@ What a run adds to the scalars the model logs (tags as TensorBoard shows them):
 - IMAGES: ``data/samples`` at the start of ``fit``; ``val/predictions``, ``val/confusion_matrix`` and
   ``val/digit_accuracy`` after every validation epoch; ``test/predictions``,
   ``test/misclassified``, ``test/confusion_matrix`` and ``test/digit_accuracy`` after ``test``;
+  ``test/attributions`` and ``test/attributions_mistakes`` (``mnist_lit.explain``: why the model
+  read the first right digit of each class and its most confident mistakes) after ``test``;
   ``model/feature_maps`` and ``model/filters_conv1`` at the end of ``fit`` and ``test``.
 - CUSTOM SCALARS: the ten per-digit validation accuracies on one chart.
 - TEXT: ``model/layers``, each layer's output shape and parameters.
@@ -37,6 +39,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 from mnist_lit.callbacks.loggers import Sink, sinks
 from mnist_lit.constants import IMAGE_SIZE, MEAN, NUM_CLASSES, STD
 from mnist_lit.data.preprocess import normalize
+from mnist_lit.explain.gallery import attribution_figures
 from mnist_lit.models.convnet import ConvNet
 from mnist_lit.models.hparams import public_hparams
 from mnist_lit.viz.introspect import feature_maps, layer_table
@@ -87,6 +90,8 @@ class Dashboards(Callback):
         num_images: Images in the predictions grid and in the grid of misclassified ones.
         hparams: Record the hyperparameters with the final metrics in the HPARAMS tab (in place
             of Lightning's ``hp_metric`` placeholder, which would stay -1).
+        attributions: After ``test``, log the attribution maps of the first right image of each
+            digit and of the 5 most confident mistakes (5-10 s on a 2-core CPU).
 
     """
 
@@ -96,6 +101,7 @@ class Dashboards(Callback):
         every_n_epochs: int = 1,
         num_images: int = 32,
         hparams: bool = True,
+        attributions: bool = True,
     ) -> None:
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be 1 or more, got {every_n_epochs}")
@@ -105,6 +111,8 @@ class Dashboards(Callback):
         self.every_n_epochs = every_n_epochs
         self.num_images = num_images
         self.hparams = hparams
+        self.attributions = attributions
+        self._right = _FirstRight()  # the first right image of each digit in a test run
         self._first = _Batches(num_images)  # the first images of the epoch, with probabilities
         self._worst = _Worst(num_images)  # the most confident mistakes of a test run
         self._probe: Tensor | None = None  # (1, 1, 28, 28): the image whose feature maps are shown
@@ -211,6 +219,7 @@ class Dashboards(Callback):
         self._record_hparams(trainer, pl_module, "test")
         self._first.clear()
         self._worst.clear()
+        self._right.clear()
         self._probe = None
 
     def on_test_batch_end(
@@ -229,6 +238,8 @@ class Dashboards(Callback):
         if not self._first.full:
             self._keep_first(batch, probabilities)
         self._worst.add(batch[0], batch[1], probabilities)
+        if self.attributions and not self._right.full:
+            self._right.add(batch[0], batch[1], probabilities)
 
     def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Log the test figures, feature maps and filters; close the HPARAMS session."""
@@ -248,6 +259,8 @@ class Dashboards(Callback):
                     images, labels, probabilities, mean, std, self.num_images, title=title
                 )
                 _add_figure(outputs, "test/misclassified", figure, step)
+            if self.attributions:
+                self._log_attributions(outputs, pl_module, step)
             self._log_network(outputs, pl_module, step)
         self._end_hparams(trainer)
 
@@ -292,6 +305,23 @@ class Dashboards(Callback):
             maps = feature_maps(net.features, image)
             figure = plot_feature_maps(image[0], [m[0] for m in maps], mean=mean, std=std)
             _add_figure(outputs, "model/feature_maps", figure, step)
+
+    def _log_attributions(self, outputs: list[Sink], pl_module: LightningModule, step: int) -> None:
+        """Log the report's attribution figures: right digits of each class, confident mistakes."""
+        net = getattr(pl_module, "net", None)
+        if not isinstance(net, ConvNet):
+            return
+        right = self._right.get()
+        worst = self._worst.get()
+        images, labels, probabilities = (
+            torch.cat([r, w]) for r, w in zip(right, worst, strict=True)
+        )
+        if not len(labels):
+            return
+        mean, std = _normalisation(pl_module)
+        figures = attribution_figures(net, images, labels, probabilities, mean, std)
+        for name, figure in figures.items():
+            _add_figure(outputs, f"test/{name}", figure, step)
 
     def _record_hparams(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Start an HPARAMS session: the settings now, the metrics as they are logged.
@@ -376,6 +406,40 @@ class _Batches:
         if not self.parts:
             return _nothing()
         images, labels, probabilities = zip(*self.parts, strict=True)
+        return torch.cat(images), torch.cat(labels), torch.cat(probabilities)
+
+
+class _FirstRight:
+    """The first correctly read image of each digit, on the CPU (found in the first batches)."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.kept: dict[int, tuple[Tensor, Tensor, Tensor]] = {}
+
+    @property
+    def full(self) -> bool:
+        return len(self.kept) == NUM_CLASSES
+
+    def add(self, images: Tensor, labels: Tensor, probabilities: Tensor) -> None:
+        # one read-back per batch, only until every digit has its image (usually the first batch)
+        right = (probabilities.argmax(dim=1) == labels).cpu()
+        labels_cpu = labels.cpu()
+        for digit in range(NUM_CLASSES):
+            hits = ((labels_cpu == digit) & right).nonzero()
+            if digit not in self.kept and len(hits):
+                i = int(hits[0])
+                self.kept[digit] = (
+                    images[i : i + 1].detach().float().cpu(),
+                    labels_cpu[i : i + 1],
+                    probabilities[i : i + 1].detach().float().cpu(),
+                )
+
+    def get(self) -> tuple[Tensor, Tensor, Tensor]:
+        if not self.kept:
+            return _nothing()
+        images, labels, probabilities = zip(*(self.kept[d] for d in sorted(self.kept)), strict=True)
         return torch.cat(images), torch.cat(labels), torch.cat(probabilities)
 
 

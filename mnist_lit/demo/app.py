@@ -35,6 +35,7 @@ from mnist_lit.demo.recognise import Recogniser, Recognition
 from mnist_lit.errors import MnistLitError
 from mnist_lit.models.calibration import NOT_CALIBRATED_NOTE
 from mnist_lit.training.checkpoints import add_checkpoint_arguments
+from mnist_lit.viz.attributions import attribution_image
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -221,6 +222,12 @@ def _shown(result: Recognition, sample: Sample) -> Outputs:
     preview = Image.fromarray(result.pixels).resize(
         (28 * PREVIEW_SCALE, 28 * PREVIEW_SCALE), Image.Resampling.NEAREST
     )
+    if result.attribution is not None:  # the Grad-CAM map beside it: why it read this digit
+        pixels = np.full((28 * PREVIEW_SCALE, 2 * 28 * PREVIEW_SCALE + PREVIEW_SCALE, 3), 255)
+        pixels[:, : 28 * PREVIEW_SCALE] = np.asarray(preview.convert("RGB"))
+        heat = attribution_image(result.pixels, result.attribution, PREVIEW_SCALE)
+        pixels[:, -28 * PREVIEW_SCALE :] = heat
+        preview = Image.fromarray(pixels.astype(np.uint8))
     message = f"Read as **{result.digit}** ({result.confidence:.1%} sure)."
     if result.unsure:  # no big best-guess digit: the bars still show every probability
         label = UNSURE_LABEL
@@ -297,7 +304,8 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
                     elem_id="probabilities",
                 )
                 preview = gr.Image(
-                    label="What the model saw (28x28, after preprocessing)",
+                    label="What the model saw (28x28, after preprocessing) and why it read it so "
+                    "(Grad-CAM: red for the digit read)",
                     type="pil",
                     interactive=False,
                     height=28 * PREVIEW_SCALE,

@@ -4,6 +4,7 @@
     recognise = Recogniser.from_checkpoint("best")
     result = recognise(Image.open("my_digit.png"))
     result.digit, result.probabilities, result.pixels  # 7, (10,) floats, (28, 28) uint8
+    result.attribution  # (28, 28) floats: Grad-CAM's map, the pixels that made it read a 7
 
 The image goes through the same preprocessing as ``predict --data.predict_dir`` (``preprocess``)
 and the same normalisation as in training (the checkpoint's ``mean`` and ``std``), so a drawing
@@ -23,6 +24,7 @@ from torch import nn
 
 from mnist_lit.constants import IMAGE_SIZE, MEAN, STD
 from mnist_lit.data.preprocess import normalize, preprocess
+from mnist_lit.explain.attributions import Explainer
 from mnist_lit.models.calibration import UNCALIBRATED, Calibration, read_calibration
 from mnist_lit.training.checkpoints import (
     load_checkpoint,
@@ -44,6 +46,9 @@ class Recognition:
     unsure: bool = False
     """Whether the (calibrated) confidence is below the checkpoint's unsure threshold: an unclear
     digit, or not a digit at all (``models/calibration.py``)."""
+    attribution: np.ndarray | None = None
+    """``(28, 28)`` float Grad-CAM map for the digit read (``mnist_lit.explain``), positive where
+    the image speaks for it; ``None`` when the recogniser was made with ``explain=False``."""
 
     @property
     def confidence(self) -> float:
@@ -54,6 +59,9 @@ class Recognition:
 class Recogniser:
     """A trained network that reads single images, on the CPU (about a millisecond each).
 
+    Each reading also comes with its Grad-CAM map, which costs about as much as the reading
+    (one forward and one backward pass; ``docs/explanations.md``).
+
     Args:
         net: Maps normalised ``(B, 1, 28, 28)`` images to ``(B, 10)`` logits (a ``ConvNet``).
         mean: Normalisation mean the network was trained with.
@@ -61,6 +69,7 @@ class Recogniser:
         path: The checkpoint file it came from, if any (shown to users).
         calibration: Temperature and unsure threshold; ``None`` (a checkpoint written before
             calibration existed): probabilities unscaled, never unsure.
+        explain: Add the Grad-CAM map of the digit read to each reading.
 
     """
 
@@ -71,18 +80,22 @@ class Recogniser:
         std: float = STD,
         path: Path | None = None,
         calibration: Calibration | None = None,
+        explain: bool = True,
     ) -> None:
         self.net = net.eval().cpu()
         self.mean = mean
         self.std = std
         self.path = path
         self.calibration = calibration
+        self.explainer = Explainer(self.net, mean, std) if explain else None
 
     @classmethod
     def from_checkpoint(
-        cls, ckpt_path: str | Path, logs: str | Path = "lightning_logs"
+        cls, ckpt_path: str | Path, logs: str | Path = "lightning_logs", explain: bool = True
     ) -> Recogniser:
         """Load ``best``, ``last`` (the newest run under ``logs``) or a ``.ckpt`` file.
+
+        ``explain``: add each reading's Grad-CAM map, as for the class itself.
 
         Raises:
             CheckpointError: No such checkpoint, or not one of this project's models.
@@ -93,7 +106,7 @@ class Recogniser:
         hparams = checkpoint.get("hyper_parameters", {})
         net = network_from_checkpoint(checkpoint, path)
         mean, std = float(hparams.get("mean", MEAN)), float(hparams.get("std", STD))
-        return cls(net, mean, std, path, read_calibration(checkpoint))
+        return cls(net, mean, std, path, read_calibration(checkpoint), explain)
 
     def __call__(self, image: Image.Image) -> Recognition:
         """Preprocess ``image`` like MNIST and classify it.
@@ -114,4 +127,8 @@ class Recogniser:
             scaled = calibration.probabilities(self.net(batch))
         probabilities = scaled[0].numpy()
         unsure = bool(calibration.unsure(scaled)[0])
-        return Recognition(int(probabilities.argmax()), probabilities, pixels, unsure)
+        digit = int(probabilities.argmax())
+        attribution = None
+        if self.explainer is not None:
+            attribution = self.explainer(batch, "grad_cam", digit)[0].numpy()
+        return Recognition(digit, probabilities, pixels, unsure, attribution)

@@ -7,7 +7,8 @@ Writes into ``--out`` (default: ``report/`` in the checkpoint's run folder) ``re
 tables and all figures, readable without TensorBoard), ``metrics.json`` and one PNG per figure:
 samples, training curves (from the run's TensorBoard or CSV logs), predictions, misclassified images,
 per-digit accuracy, confusion matrix (counts and normalised), the reliability diagram (confidence
-against accuracy, before and after temperature scaling), feature maps, conv1 filters and the layer
+against accuracy, before and after temperature scaling), attribution maps of right digits and of
+the most confident mistakes (``mnist_lit.explain``), feature maps, conv1 filters and the layer
 table. ``--data.custom_dir DIR`` reports on a labelled folder of your own images instead;
 ``--robustness 200`` adds the robustness suite's table and figure (``mnist_lit.robustness``).
 """
@@ -35,6 +36,7 @@ from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.errors import ConfigError
 from mnist_lit.evaluation import choose_device, evaluate
+from mnist_lit.explain.gallery import attribution_figures
 from mnist_lit.files import save_figure, write_text
 from mnist_lit.models.calibration import NOT_CALIBRATED_NOTE, Calibration
 from mnist_lit.models.hparams import public_hparams
@@ -76,6 +78,7 @@ def make_report(
     device: str = "auto",
     image_index: int = 0,
     robustness: int | None = None,
+    attributions: bool = True,
 ) -> Path:
     """Evaluate a checkpoint and write the figures, ``metrics.json`` and ``report.md``.
 
@@ -90,6 +93,8 @@ def make_report(
         robustness: Also run the robustness suite (``mnist_lit.robustness``) on the model, with
             this many test digits per own-image set, and add its table and figure to the page;
             ``None`` leaves it out (it takes a minute or two on a CPU).
+        attributions: Add the attribution maps (``mnist_lit.explain``) of the first right test
+            image of each digit and of the 5 most confident mistakes (a few seconds on a CPU).
 
     Returns:
         The path of ``report.md``.
@@ -162,6 +167,8 @@ def make_report(
             f"Reliability on the {test_set}",
         ),
     }
+    if attributions:
+        figures |= attribution_figures(model.net, images, labels, probabilities, mean, std)
     if curves:
         figures["training_curves"] = plot_training_curves(curves, f"Training curves of {run_dir}")
     for name, figure in figures.items():
@@ -289,6 +296,14 @@ def build_parser() -> ArgumentParser:
         "and figure: the value is how many test digits each own-image set dresses up (e.g. 200; "
         "0 for the corruptions only). A minute or two on a CPU. Default: left out.",
     )
+    parser.add_argument(
+        "--attributions",
+        type=bool,
+        default=True,
+        help="Add the attribution maps (Integrated Gradients, Occlusion, Grad-CAM) of a right "
+        "test image of each digit and of the 5 most confident mistakes; false leaves them out "
+        "(they take a few seconds on a CPU).",
+    )
     parser.add_class_arguments(
         MNISTDataModule,
         "data",
@@ -319,6 +334,7 @@ def main(args: Sequence[str] | None = None) -> Path:
             init.device,
             init.image_index,
             init.robustness,
+            init.attributions,
         )
 
 

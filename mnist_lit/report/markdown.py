@@ -108,6 +108,24 @@ def report_page(
         "strokes in conv2, whole-digit patterns in conv3.",
         "",
         *figure("feature_maps", "Feature maps of each conv layer"),
+        "## Why it read each digit so",
+        "",
+        "Attribution maps (`docs/explanations.md` says how they are made and checked): red "
+        "pixels speak for the digit named on the left, blue ones against it; each map is scaled "
+        "to its own largest value. Integrated Gradients and Occlusion work on the input's pixels, "
+        "Grad-CAM on the last conv layer's 7x7 grid (so it is coarse).",
+        "",
+        *figure("attributions", "Attribution maps of the first right image of each digit"),
+        *(
+            [
+                "The most confident mistakes, each twice: why the model read the digit it read, "
+                "and why not the true digit (what speaks for it, in red, and against it, in blue).",
+                "",
+                *figure("attributions_mistakes", "Attribution maps of the most confident mistakes"),
+            ]
+            if "attributions_mistakes" in figures
+            else []
+        ),
         "## Hyperparameters of the model",
         "",
         "| name | value |",

@@ -5,4 +5,5 @@
 - ``tables.py``: the per-digit table, the confusion matrix and the layer table, as text.
 - ``introspect.py``: each layer's output shape and parameters, and the conv feature maps.
 - ``calibration.py``: the expected calibration error and the reliability diagram.
+- ``attributions.py``: attribution maps over their digits (the report's figure, the demo's picture).
 """

@@ -19,6 +19,9 @@ from tests.helpers import (
     shown_images,
 )
 
+ATTRIBUTIONS = ("--dashboards.attributions", "true")
+"""The attribution maps after test, which the tests' runs leave out (``cli_args``)."""
+
 
 def test_fit_and_test_fill_every_tensorboard_tab(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:
     fit = run("fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2", "--model.lr", "0.002")
@@ -64,13 +67,17 @@ def test_fit_and_test_fill_every_tensorboard_tab(tiny_mnist: TinyMNIST, tmp_path
 def test_the_test_figures_show_the_mistakes_most_confident_first(
     mistakes: Mistakes, tiny_model: TrainedModel, tmp_path: Path
 ) -> None:
-    test = run("test", mistakes.tiny, tmp_path, "--ckpt_path", str(tiny_model.best))
+    test = run("test", mistakes.tiny, tmp_path, "--ckpt_path", str(tiny_model.best), *ATTRIBUTIONS)
     board = events(Path(test.trainer.log_dir))
     candidates = mistakes.tiny.test_images
     shown = shown_images(image(board, "test/misclassified"), candidates)
     assert shown == [(i, "red") for i in mistakes.wrong]  # all 7, and no right answer
     shown = shown_images(image(board, "test/predictions"), candidates)
     assert shown == [(i, "red" if i in mistakes.wrong else "green") for i in range(32)]
+    # the maps of the 5 most confident mistakes, each twice (why read, why not the true digit):
+    # 10 rows of 1.3 inches and a title, at 100 dots per inch
+    assert image(board, "test/attributions_mistakes").shape[0] == 1350
+    assert "test/attributions" in board.Tags()["images"]  # the right digits
 
 
 def test_figures_can_be_thinned_or_turned_off(tiny_mnist: TinyMNIST, tmp_path: Path) -> None:

@@ -69,9 +69,13 @@ def test_drawing_shows_digit_bars_and_what_the_model_saw(
     assert message.startswith(f"Read as **{top}** (")
     assert list(bars["digit"]) == [str(d) for d in range(10)]
     assert bars["probability"].sum() == pytest.approx(1, abs=1e-5)
-    assert preview.size == (224, 224)  # 28x28, each pixel an 8x8 square
-    small = np.asarray(preview.resize((28, 28), Image.Resampling.NEAREST))
+    # 28x28, each pixel an 8x8 square, then (8 pixels apart) the Grad-CAM map of the digit read
+    assert preview.size == (224 + 8 + 224, 224)
+    seen = preview.crop((0, 0, 224, 224)).convert("L")
+    small = np.asarray(seen.resize((28, 28), Image.Resampling.NEAREST))
     np.testing.assert_array_equal(small, sample.pixels)
+    heat = np.asarray(preview.crop((232, 0, 456, 224))).astype(int)
+    assert (heat[..., 0] - heat[..., 2] > 60).any()  # some pixels red: for the digit read
 
 
 def test_the_page_sends_no_telemetry(untrained: Recogniser, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ def cli_args(tiny: TinyMNIST, root: Path, *extra: str) -> list[str]:
         "--trainer.enable_progress_bar", "false",
         "--trainer.enable_model_summary", "false",
         "--trainer.log_every_n_steps", "5",
+        "--dashboards.attributions", "false",  # seconds per test; test_dashboards.py turns them on
         *extra,
     ]  # fmt: skip
 

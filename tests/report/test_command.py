@@ -26,11 +26,17 @@ FIGURES = {
     "filters",
     "layers",
     "reliability",
+    "attributions",
+    "attributions_mistakes",
 }
 
 
-def data_args(tiny: TinyMNIST, root: Path) -> list[str]:
-    return ["--data.mirror", str(tiny.mirror), "--data.data_dir", str(root / "data")]
+def data_args(tiny: TinyMNIST, root: Path, attributions: bool = False) -> list[str]:
+    """The tiny data's options; the attribution maps (a few seconds) only where asked for."""
+    return [
+        "--data.mirror", str(tiny.mirror), "--data.data_dir", str(root / "data"),
+        "--attributions", str(attributions).lower(),
+    ]  # fmt: skip
 
 
 def test_report_writes_every_figure_and_matches_test(
@@ -45,7 +51,7 @@ def test_report_writes_every_figure_and_matches_test(
     capsys.readouterr()
 
     logs = str(run_dir.parent)
-    page = report(["--ckpt_path", "best", "--logs", logs, *data_args(tiny_mnist, tmp_path)])
+    page = report(["--ckpt_path", "best", "--logs", logs, *data_args(tiny_mnist, tmp_path, True)])
     out = run_dir / "report"  # the default: beside the checkpoints
     assert page == out / "report.md"
     assert {p.stem for p in out.glob("*.png")} == FIGURES
@@ -217,7 +223,18 @@ def test_report_takes_the_fit_config_of_the_run(
     )
     monkeypatch.chdir(tmp_path)  # no lightning_logs here: --logs comes from the config
     capsys.readouterr()
-    page = report(["--config", str(config), "--config", "fast", "--ckpt_path", "best"])
+    page = report(
+        [
+            "--config",
+            str(config),
+            "--config",
+            "fast",
+            "--ckpt_path",
+            "best",
+            "--attributions",
+            "false",
+        ]
+    )
     assert page == tmp_path / "runs" / "lightning_logs" / "version_0" / "report" / "report.md"
     assert json.loads((page.parent / "metrics.json").read_text())["images"] == 200
     assert "Evaluating MNIST test set" in capsys.readouterr().err  # the evaluation's progress

@@ -32,6 +32,7 @@ def _args(mirror: Path, root: Path, *extra: str) -> list[str]:
         "--data.data_dir", str(root / "data"),
         "--trainer.default_root_dir", str(root),
         "--trainer.enable_progress_bar", "false",
+        "--dashboards.attributions", "false",  # seconds; tests/callbacks/test_dashboards.py has them
         "--ckpt_path", str(OLD),
         *extra,
     ]  # fmt: skip
@@ -59,6 +60,7 @@ def test_an_old_checkpoint_predicts_reports_and_serves(
             "--out", str(tmp_path / "report"),
             "--data.mirror", str(tiny_mnist.mirror),
             "--data.data_dir", str(tmp_path / "data"),
+            "--attributions", "false",  # the Recogniser below explains with the old checkpoint
         ]
     )  # fmt: skip
     metrics = json.loads((page.parent / "metrics.json").read_text())
@@ -66,6 +68,7 @@ def test_an_old_checkpoint_predicts_reports_and_serves(
     digit = tiny_mnist.test_images[0]
     reading = Recogniser.from_checkpoint(OLD)(Image.fromarray(digit))
     assert 0 <= reading.digit <= 9
+    assert reading.attribution is not None and reading.attribution.shape == (28, 28)
 
 
 def test_an_old_checkpoint_scores_as_it_did_on_mnist(real_mnist: Path, tmp_path: Path) -> None:
