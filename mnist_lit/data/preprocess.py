@@ -95,12 +95,17 @@ def load_digit(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """
     with warnings.catch_warnings():  # Pillow warns about odd but readable files: we read them
         warnings.simplefilter("ignore")
-        image = _open(Path(path), max_pixels)
+        image = open_image(Path(path), max_pixels)
     return preprocess(image)
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
-    """Decode ``path``: size checked before decoding, JPEG decoded at a reduced scale, EXIF applied."""
+def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode ``path``: size checked before decoding, JPEG decoded at a reduced scale, EXIF applied.
+
+    Raises:
+        ImageError: The file is empty, not an image of ``READ_FORMATS``, damaged or too large.
+
+    """
     if path.stat().st_size == 0:
         raise ImageError("empty file")
     try:
@@ -154,23 +159,30 @@ def preprocess(image: Image.Image) -> np.ndarray:
     if image.width == 0 or image.height == 0:
         raise ImageError(f"image of size {image.width}x{image.height}")
     try:
-        grey = _grey(image)  # (H, W) float32 in [0, 1], at most DETAIL_SIZE on its longest side
+        grey = grey_levels(
+            image
+        )  # (H, W) float32 in [0, 1], at most DETAIL_SIZE on its longest side
     except ValueError as err:  # a mode Pillow cannot convert
         raise ImageError(f"unsupported colour mode {image.mode}: {err}") from None
-    work, scale = _shrink(grey, WORK_SIZE)
-    ink = _drop_specks(_ink(work))  # (h, w) >= 0, 0 = background
+    work, scale = shrink(grey, WORK_SIZE)
+    ink = drop_specks(find_ink(work))  # (h, w) >= 0, 0 = background
     top, bottom, left, right = _bounds(ink)
     side = max(bottom - top, right - left)
     if scale < 1 and side < WORK_SIZE // 3:
         # A small digit in a large picture: look again at it and its surroundings in detail.
         rows = slice(max(0, int((top - side) / scale)), int((bottom + side) / scale) + 1)
         cols = slice(max(0, int((left - side) / scale)), int((right + side) / scale) + 1)
-        ink = _drop_specks(_ink(_shrink(grey[rows, cols], WORK_SIZE)[0]))
+        ink = drop_specks(find_ink(shrink(grey[rows, cols], WORK_SIZE)[0]))
     return _place(_crop(ink))
 
 
-def _grey(image: Image.Image) -> np.ndarray:
-    """Grey levels in [0, 1] of ``image`` (at most ``DETAIL_SIZE``), with transparency flattened."""
+def grey_levels(image: Image.Image, limit: int = DETAIL_SIZE) -> np.ndarray:
+    """Grey levels in [0, 1] of ``image`` (at most ``limit`` on its longest side), transparency flattened.
+
+    Raises:
+        ValueError: A mode Pillow cannot convert.
+
+    """
     if image.mode in _HIGH_DEPTH_MODES:
         values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0, posinf=0, neginf=0)
         if values.min(initial=0.0) < 0 or values.max(initial=0.0) > 65535:
@@ -181,12 +193,12 @@ def _grey(image: Image.Image) -> np.ndarray:
         top = float(values.max(initial=0.0))
         # the smallest usual range that holds the values: 8-, 10-, 12- or 16-bit, else their own
         scale = next((r for r in (1.0, 255.0, 1023.0, 4095.0, 65535.0) if top <= r), top)
-        return np.asarray(_reduce_image(Image.fromarray(values / scale)), dtype=np.float32)
+        return np.asarray(_reduce_image(Image.fromarray(values / scale), limit), dtype=np.float32)
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        la = _reduce_image(image.convert("RGBA").convert("LA"))
+        la = _reduce_image(image.convert("RGBA").convert("LA"), limit)
         grey_alpha = np.asarray(la, dtype=np.float32) / 255  # (H, W, 2)
         return _flatten_alpha(grey_alpha[..., 0], grey_alpha[..., 1])
-    return np.asarray(_reduce_image(image.convert("L")), dtype=np.float32) / 255
+    return np.asarray(_reduce_image(image.convert("L"), limit), dtype=np.float32) / 255
 
 
 def _reduce_image(image: Image.Image, limit: int = DETAIL_SIZE) -> Image.Image:
@@ -199,7 +211,7 @@ def _reduce_image(image: Image.Image, limit: int = DETAIL_SIZE) -> Image.Image:
     return image.resize(size, Image.Resampling.BOX)
 
 
-def _shrink(grey: np.ndarray, limit: int) -> tuple[np.ndarray, float]:
+def shrink(grey: np.ndarray, limit: int) -> tuple[np.ndarray, float]:
     """``grey`` shrunk to at most ``limit`` on its longest side, and the scale applied (<= 1)."""
     scale = min(1.0, limit / max(grey.shape))
     if scale == 1:
@@ -229,8 +241,13 @@ def _flatten_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return flat
 
 
-def _ink(grey: np.ndarray) -> np.ndarray:
-    """Ink strength per pixel: distance from the fitted paper, on the side the digit lies on."""
+def find_ink(grey: np.ndarray) -> np.ndarray:
+    """Ink strength per pixel: distance from the fitted paper, on the side the digit lies on.
+
+    Raises:
+        ImageError: No ink stands out from the paper.
+
+    """
     background, noise = _background(grey)
     residual = grey - background
     threshold = max(4 * noise, NOISE_FLOOR)
@@ -285,7 +302,7 @@ def _background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     return design @ coef, sigma
 
 
-def _drop_specks(ink: np.ndarray) -> np.ndarray:
+def drop_specks(ink: np.ndarray) -> np.ndarray:
     """Remove connected ink regions far lighter than the heaviest one (noise, dust)."""
     labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3)))
     if count <= 1:
