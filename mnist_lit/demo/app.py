@@ -29,6 +29,7 @@ from mnist_lit.commands import fail, parse_or_fail, user_errors
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.collection import Collection
 from mnist_lit.data.preprocess import ImageError, load_digit
+from mnist_lit.demo.numbers import NumberActions, number_tab
 from mnist_lit.demo.recognise import Recogniser, Recognition
 from mnist_lit.errors import MnistLitError
 from mnist_lit.models.calibration import NOT_CALIBRATED_NOTE
@@ -317,6 +318,8 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
             actions.save, [sample, digit], [saved, counts, digit, sample], api_visibility="private"
         )
         app.load(actions.counts, None, counts, api_visibility="private")  # saved from other tabs
+        with gr.Tab("Write a number"):  # a whole number on a wide canvas (demo/numbers.py)
+            number_tab(NumberActions(actions.recognise), BRUSH_RADIUS)
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=1)
     return app
 

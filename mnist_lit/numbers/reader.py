@@ -47,7 +47,7 @@ class Costs(NamedTuple):
     """Cost per digit height that the height falls short of half the digits'."""
     cut: float = 0.5
     """Cost per stroke that a boundary between digits cuts through (none for a gap)."""
-    skip: float = 4.0
+    skip: float = 2.5
     """Cost of leaving out one atom as part of no digit (a dot, a smudge): a last resort."""
 
 
