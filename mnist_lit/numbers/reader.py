@@ -42,7 +42,7 @@ class Costs(NamedTuple):
     wide: float = 4.0
     """Cost per digit height of width beyond 1.1 digit heights."""
     gap: float = 12.0
-    """Cost per digit height of empty columns inside beyond 0.08."""
+    """Cost per digit height of empty columns inside beyond a broken stroke's (``segment.BROKEN_GAP``)."""
     short: float = 4.0
     """Cost per digit height that the height falls short of half the digits'."""
     cut: float = 0.5

@@ -60,6 +60,10 @@ MIN_PIECE = 0.15
 MAX_CUTS = 6
 """At most this many cut candidates per blob (the thinnest columns)."""
 
+BROKEN_GAP = 0.08
+"""Empty columns inside a candidate up to this many digit heights are free (a broken stroke); more
+where the number's digits are far apart: up to half their median gap."""
+
 SHAPE = ("wide", "gap", "short", "cuts")
 """The columns of ``Lattice.shape``."""
 
@@ -78,7 +82,7 @@ class Lattice(NamedTuple):
     """``(K, 4)`` int: left, top, right, bottom (exclusive) of each candidate, in image pixels."""
     shape: np.ndarray
     """``(K, 4)`` float: what the reader's log-prior weighs (``SHAPE``): width beyond 1.1 digit
-    heights, empty columns inside beyond 0.08 digit heights, height short of half a digit's (all
+    heights, empty columns inside beyond those of a broken stroke (``BROKEN_GAP``), height short of half a digit's (all
     in digit heights), and the strokes its ends cut through (halved: a cut is shared by two)."""
     images: np.ndarray
     """``(K, 28, 28)`` uint8: each candidate as an MNIST-like digit (``(0, 28, 28)`` once batched)."""
@@ -241,6 +245,14 @@ def _candidates(
             a = atoms[i - 1]
             column = a.mask[:, -1]  # the last column before the cut
             cut[i] = float(np.count_nonzero(np.diff(np.r_[0, column.astype(np.int8), 0]) == 1))
+    # the number's spacing: the median gap between neighbouring blobs; a gap inside a candidate
+    # well below it is a broken stroke rather than the space between two digits
+    gaps = [
+        b.left - a.right
+        for a, b in itertools.pairwise(atoms)
+        if a.blob != b.blob and b.left > a.right
+    ]
+    allowed = max(BROKEN_GAP, 0.5 * float(np.median(gaps)) / digit_height if gaps else 0.0)
     spans, boxes, shape, images = [], [], [], []
     for start in range(count):
         for stop in range(start + 1, min(start + MAX_ATOMS, count) + 1):
@@ -267,7 +279,7 @@ def _candidates(
                     math.ceil((bottom * stretch + top0) / scale),
                 ]
             )
-            shape.append((*_shape(ink, digit_height), (cut[start] + cut[stop]) / 2))
+            shape.append((*_shape(ink, digit_height, allowed), (cut[start] + cut[stop]) / 2))
             images.append(fit_to_mnist(ink))
     return Lattice(
         atoms=count,
@@ -278,13 +290,13 @@ def _candidates(
     )
 
 
-def _shape(ink: np.ndarray, digit_height: float) -> tuple[float, float, float]:
+def _shape(ink: np.ndarray, digit_height: float, allowed: float) -> tuple[float, float, float]:
     """How far one candidate is from a digit's shape: too wide, gapped inside, too short."""
     height, width = ink.shape
     gap = _longest_run(np.asarray(~ink.any(axis=0))) / digit_height
     wide = width / max(height, 0.8 * digit_height)
     short = max(0.0, 0.5 - height / digit_height)
-    return max(0.0, wide - 1.1), max(0.0, gap - 0.08), short
+    return max(0.0, wide - 1.1), max(0.0, gap - allowed), short
 
 
 def _longest_run(values: np.ndarray) -> int:
