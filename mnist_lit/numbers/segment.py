@@ -39,6 +39,9 @@ from mnist_lit.data.preprocess import (
 READ_PIXELS = 2**21
 """Images are reduced (area averaging) to at most this many pixels before the ink is found."""
 
+STRIP_PIECE = 6
+"""Strips wider than twice this many heights have their paper fitted piece by piece."""
+
 WORK_HEIGHT = 64
 """The ink's band is reduced to at most this height (pixels) before it is split."""
 
@@ -120,7 +123,40 @@ def segment_image(image: Image.Image) -> Lattice:
     except ValueError as err:
         raise ImageError(f"unsupported colour mode {image.mode}: {err}") from None
     scale = grey.shape[1] / width  # image pixels -> grey pixels
-    return segment_ink(drop_specks(find_ink(grey)), scale)
+    ink = drop_specks(_strip_ink(grey))
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    band = rows[-1] + 1 - rows[0]
+    if scale < 1 and band < WORK_HEIGHT and (cols[-1] + 1 - cols[0]) * band < ink.size / 16:
+        # A small number in a large picture: look again at it and its surroundings in detail.
+        left, top = (max(0, int((c[0] - band) / scale)) for c in (cols, rows))
+        right = min(width, int((cols[-1] + 1 + band) / scale) + 1)
+        bottom = min(height, int((rows[-1] + 1 + band) / scale) + 1)
+        lattice = segment_image(image.crop((left, top, right, bottom)))
+        return lattice._replace(boxes=lattice.boxes + np.array([left, top, left, top]))
+    return segment_ink(ink, scale)
+
+
+def _strip_ink(grey: np.ndarray) -> np.ndarray:
+    """``preprocess.find_ink`` in pieces at most ``STRIP_PIECE`` heights wide, for long strips.
+
+    The paper's surface is fitted to at most 48 x 48 points: on a strip hundreds of times wider
+    than tall they would all lie on its first row, and the fit would not hold below it.
+    """
+    height, width = grey.shape
+    piece = STRIP_PIECE * height
+    if width <= 2 * piece:
+        return find_ink(grey)
+    ink = np.zeros_like(grey)
+    for start in range(0, width, piece):
+        stop = min(width, start + piece)
+        try:
+            ink[:, start:stop] = find_ink(grey[:, start:stop])
+        except ImageError:  # a stretch of blank paper
+            continue
+    if not np.any(ink > 0):
+        raise ImageError("no digit found: the image is blank or has too little contrast")
+    return ink
 
 
 def segment_ink(ink: np.ndarray, scale: float = 1.0) -> Lattice:

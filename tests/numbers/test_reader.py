@@ -68,3 +68,15 @@ def test_choose_takes_the_best_path_and_may_skip_a_piece() -> None:
     assert reading.number == "17"  # the gap inside "4" costs more than a second digit
     assert reading.unsure == (False, True) and reading.is_unsure
     assert reading.boxes == ((0, 0, 5, 9), (6, 0, 12, 9))
+
+
+def test_a_long_strip_and_a_small_number_in_a_huge_picture(reader: NumberReader) -> None:
+    strip = written("0417" * 30, 12, height=40)  # 120 digits, 130 times wider than tall
+    reading = reader(strip)
+    assert len(reading.number) == 120
+    assert sum(a == b for a, b in zip(reading.number, "0417" * 30, strict=True)) >= 114
+    paper = Image.new("L", (5000, 4000), 255)  # reduced to 2 megapixels, then looked at again
+    paper.paste(written("2903", 12, height=60), (3000, 2500))
+    reading = reader(paper)
+    assert reading.number == "2903"
+    assert 3000 < reading.boxes[0][0] < reading.boxes[-1][2] < 3600
