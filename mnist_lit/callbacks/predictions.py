@@ -11,6 +11,12 @@ checkpoint without calibration; empty for a file that could not be used). See
 ``unsure`` is still decided on the plain reading, the score the threshold was fitted on
 (``Readings``): a row's confidence may then be below the threshold with ``unsure`` false.
 
+With ``--data.read number`` (``docs/numbers.md``) each row is a file of a number written in a
+row: ``path``, ``number`` (the digits as text, leading zeros kept: ``0417``), ``digits`` (how
+many), ``confidence`` (the lowest of its digits'), ``confidences`` (each digit's, space-separated),
+``boxes`` (each digit's ``left,top,right,bottom`` in the image's pixels, space-separated),
+``error`` and ``unsure`` (``true`` when any digit is unsure).
+
 A ``path`` or ``error`` that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
 (a file named ``=HYPERLINK(...).png``) gets a leading ``'``, so that a spreadsheet opening the
 file shows it as text instead of running it as a formula (``FORMULA_START``).
@@ -33,6 +39,8 @@ from mnist_lit.data.folders import UNLABELLED, FolderBatch
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, OutputError
 from mnist_lit.files import PartFile
+from mnist_lit.numbers.folders import NumberBatch
+from mnist_lit.numbers.reader import choose
 
 if TYPE_CHECKING:
     from mnist_lit.models.classifier import Readings
@@ -48,7 +56,17 @@ COLUMNS = [
     "error",
     "unsure",
 ]
-PATH, ERROR = COLUMNS.index("path"), COLUMNS.index("error")
+NUMBER_COLUMNS = [
+    "path",
+    "number",
+    "digits",
+    "confidence",
+    "confidences",
+    "boxes",
+    "error",
+    "unsure",
+]
+"""The columns with ``--data.read number``."""
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula (OWASP: CSV injection)."""
 
@@ -78,6 +96,8 @@ class PredictionWriter(BasePredictionWriter):
         self._unsure = 0
         self._started = 0.0
         self._seconds = 0.0  # from the start of prediction to the file in place
+        self._columns = COLUMNS
+        self._numbers = 0  # files read as numbers
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Open a hidden ``.part`` file next to the target and write the header."""
@@ -87,6 +107,9 @@ class PredictionWriter(BasePredictionWriter):
             raise ConfigError(f"--predictions {self.written} is a folder; give a file name")
         datamodule = getattr(trainer, "datamodule", None)
         _check_not_an_input(self.written, getattr(datamodule, "predict_set", None))
+        numbers = getattr(datamodule, "read", "digit") == "number"
+        self._columns = NUMBER_COLUMNS if numbers else COLUMNS
+        self._numbers = 0
         self._kept = []
         self._digits.clear()
         self._failed = 0
@@ -100,7 +123,7 @@ class PredictionWriter(BasePredictionWriter):
                     self.written, "w", newline="", encoding="utf-8", errors="backslashreplace"
                 )
                 self._writer = csv.writer(self._part.file)
-                self._write([COLUMNS])
+                self._write([self._columns])
             except OutputError as err:
                 failure = str(err)
         if trainer.world_size > 1:  # the others must stop too, not wait for the first
@@ -119,6 +142,9 @@ class PredictionWriter(BasePredictionWriter):
         dataloader_idx: int,
     ) -> None:
         """Append one row per file of the batch, in the order of the file names."""
+        if isinstance(batch, NumberBatch):
+            self._keep(trainer, self._number_rows(prediction, batch))
+            return
         probs = prediction.probabilities.float().cpu()
         confidence, predicted = probs.max(dim=1)  # (B,), (B,); B is 0 when every file failed
         unsure = prediction.unsure.tolist()
@@ -157,22 +183,57 @@ class PredictionWriter(BasePredictionWriter):
                 ]
             )
         if isinstance(batch, FolderBatch):
-            rows.sort(key=lambda row: str(row[0]))
-            order: list[int | str] = [str(row[0]) for row in rows]  # files: by name
-        else:
-            order = list(indices)  # MNIST: by position in the file
-        if trainer.world_size > 1:
-            self._kept += zip(order, rows, strict=True)
+            self._keep(trainer, rows)
+        elif trainer.world_size > 1:  # MNIST: by position in the file
+            self._kept += zip(indices, rows, strict=True)
         else:
             self._write(rows)
         self._digits.update(predicted_list)
         self._failed += len(rows) - len(names)
         self._unsure += sum(unsure)
 
+    def _keep(self, trainer: Trainer, rows: list[list[Any]]) -> None:
+        """Write the rows of files, by name (or keep them for the first process, under DDP)."""
+        rows.sort(key=lambda row: str(row[0]))
+        if trainer.world_size > 1:
+            self._kept += [(str(row[0]), row) for row in rows]
+        else:
+            self._write(rows)
+
+    def _number_rows(self, prediction: Readings, batch: NumberBatch) -> list[list[Any]]:
+        """One row per file of numbers: its candidates' readings split off and its digits chosen."""
+        probs = prediction.probabilities.float().cpu().numpy()  # (N, 10), N candidates
+        unsure = prediction.unsure.cpu().numpy()  # (N,)
+        rows: list[list[Any]] = [
+            [name, "", "", "", "", "", reason, ""] for name, _, reason in batch.failures
+        ]
+        self._failed += len(rows)
+        start = 0
+        for name, lattice in zip(batch.names, batch.lattices, strict=True):
+            stop = start + len(lattice.spans)
+            reading = choose(lattice, probs[start:stop], unsure[start:stop])
+            start = stop
+            rows.append(
+                [
+                    name,
+                    reading.number,
+                    len(reading.number),
+                    f"{min(reading.confidences, default=0.0):.6f}",
+                    " ".join(f"{c:.6f}" for c in reading.confidences),
+                    " ".join(",".join(str(v) for v in box) for box in reading.boxes),
+                    "",
+                    "true" if reading.is_unsure else "false",
+                ]
+            )
+            self._numbers += 1
+            self._digits.update(int(d) for d in reading.number)
+            self._unsure += reading.is_unsure
+        return rows
+
     def _write(self, rows: list[list[Any]]) -> None:
         assert self._part is not None
         try:
-            self._writer.writerows([_as_text(row) for row in rows])
+            self._writer.writerows([_as_text(row, self._columns) for row in rows])
         except OSError as err:  # e.g. a full disk
             raise self._part.error(err) from err
 
@@ -189,21 +250,25 @@ class PredictionWriter(BasePredictionWriter):
 
     def _collect(self) -> None:
         """Gather every process's rows on the first, which writes them in order (DDP)."""
-        parts = gather((self._kept, self._digits, self._failed, self._unsure))
+        parts = gather((self._kept, self._digits, self._failed, self._unsure, self._numbers))
         if self._part is not None:
             kept = sorted((item for part in parts for item in part[0]), key=lambda item: item[0])
             self._write([row for _, row in kept])
         self._digits = sum((part[1] for part in parts), Counter())
         self._failed = sum(part[2] for part in parts)
         self._unsure = sum(part[3] for part in parts)
+        self._numbers = sum(part[4] for part in parts)
         self._kept = []
 
     def summary(self) -> str:
         """Say where the rows went, how many files failed and how often each digit was predicted."""
-        predicted = sum(self._digits.values())
+        digits = sum(self._digits.values())
+        numbers = self._columns is NUMBER_COLUMNS
+        predicted = self._numbers if numbers else digits
         lines = [f"Wrote {predicted + self._failed:,} rows to {self.written}"]
         speed = f" ({predicted / self._seconds:,.0f} images/s)" if self._seconds else ""
-        lines.append(f"  predicted: {predicted:,} images in {self._seconds:.2f} s{speed}")
+        read = f" ({digits:,} digits)" if numbers else ""
+        lines.append(f"  predicted: {predicted:,} images{read} in {self._seconds:.2f} s{speed}")
         if self._failed:
             lines.append(
                 f"  could not be used: {self._failed:,} files (reasons in the error column)"
@@ -211,7 +276,7 @@ class PredictionWriter(BasePredictionWriter):
         if self._unsure:
             lines.append(
                 f"  unsure: {self._unsure:,} images (unsure column true: an unclear digit or "
-                "not a digit)"
+                f"not a digit{', in numbers: any digit' if numbers else ''})"
             )
         counts = "  ".join(f"{d}: {self._digits[d]:,}" for d in range(len(CLASS_NAMES)))
         lines.append(f"  predicted digits: {counts}")
@@ -245,9 +310,9 @@ def _check_not_an_input(path: Path, images: object) -> None:
         )
 
 
-def _as_text(row: list[Any]) -> list[Any]:
+def _as_text(row: list[Any], columns: list[str]) -> list[Any]:
     """Return ``row`` with its path and error cells safe to open in a spreadsheet."""
-    for column in (PATH, ERROR):
+    for column in (columns.index("path"), columns.index("error")):
         cell = row[column]
         if isinstance(cell, str) and cell.startswith(FORMULA_START):
             row[column] = "'" + cell

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -43,6 +43,7 @@ from mnist_lit.data.preprocess import MAX_PIXELS, MAX_SECONDS
 from mnist_lit.data.preprocess import normalize as normalize  # its home before preprocess.py
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, DataError
+from mnist_lit.numbers.folders import NumberBatch, NumberImages, collate_numbers
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,9 @@ class MNISTDataModule(LightningDataModule):
             ``-1``: the model learns to give them equal probabilities for every digit (outlier
             exposure, ``data/non_digits.py``), so that ``predict`` marks far more of what is not
             a digit as unsure. Validation and test stay digits only. 0 = off.
+        read: What each image of ``predict_dir`` holds for ``predict``: ``digit`` (one digit,
+            read whole) or ``number`` (one or more digits written in a row, segmented and read
+            digit by digit: the CSV gets a ``number`` column; ``docs/numbers.md``).
 
     """
 
@@ -213,6 +217,7 @@ class MNISTDataModule(LightningDataModule):
         augment_degrade: float = 0.0,
         augment_margins: bool = False,
         non_digits: float = 0.0,
+        read: Literal["digit", "number"] = "digit",
     ) -> None:
         super().__init__()
         _check(
@@ -238,6 +243,11 @@ class MNISTDataModule(LightningDataModule):
             "augment_margins gives the degraded copies margins: set augment_degrade too (e.g. 0.5)",
         )
         _check(0 <= non_digits <= 1, f"non_digits must be in [0, 1], got {non_digits}")
+        _check(read in ("digit", "number"), f"read must be digit or number, got {read!r}")
+        _check(
+            read == "digit" or save_preprocessed is None,
+            "save_preprocessed keeps single digits' 28x28 images; it does not apply to read: number",
+        )
         _check_sizes(train_size, val_size, TRAIN_IMAGES, "MNIST training images")
         self.save_hyperparameters()
         self.data_dir = data_dir
@@ -263,10 +273,11 @@ class MNISTDataModule(LightningDataModule):
         self.augment_degrade = augment_degrade
         self.augment_margins = augment_margins
         self.non_digits = non_digits
+        self.read = read
         self.train_set: TensorImages | None = None
         self.val_set: TensorImages | None = None
         self.test_set: TensorImages | FolderImages | None = None
-        self.predict_set: TensorImages | FolderImages | None = None
+        self.predict_set: TensorImages | FolderImages | NumberImages | None = None
         self.failures: list[tuple[str, int, str]] = []  # files of custom_dir that ``test`` left out
         self._threads: int | None = None  # torch's thread count before folder workers took cores
 
@@ -313,7 +324,20 @@ class MNISTDataModule(LightningDataModule):
                 else TensorImages(*self._load(train=False))
             )
         if stage == "predict" and self.predict_set is None:
-            if self.predict_dir is not None:
+            if self.read == "number":
+                if self.predict_dir is None:
+                    raise ConfigError(
+                        "read: number reads the images of predict_dir; set --data.predict_dir"
+                    )
+                listing = list_images(self.predict_dir)
+                if self._replicas()[1] == 0:
+                    log.info(
+                        f"Found {len(listing.files):,} images of numbers in {self.predict_dir}"
+                    )
+                self.predict_set = NumberImages(
+                    self.predict_dir, listing, self.max_pixels, self.max_seconds
+                )
+            elif self.predict_dir is not None:
                 self.predict_set = self._folder(self.predict_dir, labelled=False)
             elif self.custom_dir is not None:
                 self.predict_set = self._folder(self.custom_dir, labelled=True)
@@ -415,7 +439,7 @@ class MNISTDataModule(LightningDataModule):
             return DeviceBatches(
                 dataset.images, dataset.labels, self.batch_size, self._device(), sampler
             )
-        folder = isinstance(dataset, FolderImages)
+        folder = isinstance(dataset, FolderImages | NumberImages)
         workers = self.num_workers
         if workers is None:
             workers = min(_cpu_count(), MAX_AUTO_WORKERS) if folder else 0
@@ -434,7 +458,13 @@ class MNISTDataModule(LightningDataModule):
             generator=torch.Generator().manual_seed(self.seed),
             pin_memory=self.pin_memory,
             persistent_workers=workers > 0 and not folder,  # folders are read once
-            collate_fn=collate_folder if folder else keep_batch,
+            collate_fn=(
+                collate_numbers
+                if isinstance(dataset, NumberImages)
+                else collate_folder
+                if folder
+                else keep_batch
+            ),
         )
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
@@ -444,6 +474,8 @@ class MNISTDataModule(LightningDataModule):
         """
         if isinstance(batch, Tensor):  # the model summary's example input, already normalised
             return batch
+        if isinstance(batch, NumberBatch):
+            return batch._replace(images=normalize(batch.images, self.mean, self.std))
         if isinstance(batch, FolderBatch):
             if self.trainer is not None and self.trainer.testing:
                 self.failures += batch.failures

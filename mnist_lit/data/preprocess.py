@@ -26,6 +26,7 @@ images are a batch on their device.
 
 from __future__ import annotations
 
+import math
 import mmap
 import re
 import time
@@ -123,9 +124,15 @@ def load_digit(
 
 
 def open_image(
-    path: str | Path, max_pixels: int = MAX_PIXELS, max_seconds: float = MAX_SECONDS
+    path: str | Path,
+    max_pixels: int = MAX_PIXELS,
+    max_seconds: float = MAX_SECONDS,
+    keep_pixels: int | None = None,
 ) -> Image.Image:
     """Decode an image file within a budget; return it at most ``DETAIL_SIZE`` on its longest side.
+
+    ``keep_pixels`` reduces it to at most that many pixels instead, keeping its aspect ratio (a
+    long strip of digits keeps its height).
 
     The budget, checked before decoding from the file's header: the format (``READ_FORMATS``),
     ``max_pixels``, the memory decoding takes (by mode, ``BYTES_PER_PIXEL``; at most as much as
@@ -150,7 +157,7 @@ def open_image(
             image = _open(timed, max_pixels)
             try:
                 image.decodermaxblock = CHUNK  # the size of its reads while decoding
-                return _decode(image)
+                return _decode(image, keep_pixels)
             finally:
                 image.close()
 
@@ -228,8 +235,11 @@ _UPRIGHT = {
 the reduced image, because turning the full-size one would copy it."""
 
 
-def _decode(image: Image.Image) -> Image.Image:
-    """Decode the (first frame of the) image, reduce it and turn it upright (EXIF orientation)."""
+def _decode(image: Image.Image, keep_pixels: int | None = None) -> Image.Image:
+    """Decode the (first frame of the) image, reduce it and turn it upright (EXIF orientation).
+
+    Reduced to ``DETAIL_SIZE`` on its longest side, or to ``keep_pixels`` pixels if given.
+    """
     try:
         image.load()
         try:
@@ -241,7 +251,13 @@ def _decode(image: Image.Image) -> Image.Image:
             if image.mode == "P" and "transparency" not in image.info:
                 mode = "L"
             image = image.convert(mode)
-        reduced = _reduce_image(image)
+        limit = DETAIL_SIZE
+        if keep_pixels is not None:
+            width, height = image.size
+            limit = max(width, height)
+            if width * height > keep_pixels:
+                limit = max(1, int(limit * math.sqrt(keep_pixels / (width * height))))
+        reduced = _reduce_image(image, limit)
         if orientation in _UPRIGHT:
             reduced = reduced.transpose(_UPRIGHT[orientation])
         reduced.load()
@@ -337,23 +353,30 @@ def preprocess(image: Image.Image) -> np.ndarray:
     if image.width == 0 or image.height == 0:
         raise ImageError(f"image of size {image.width}x{image.height}")
     try:
-        grey = _grey(image)  # (H, W) float32 in [0, 1], at most DETAIL_SIZE on its longest side
+        grey = grey_levels(
+            image
+        )  # (H, W) float32 in [0, 1], at most DETAIL_SIZE on its longest side
     except ValueError as err:  # a mode Pillow cannot convert
         raise ImageError(f"unsupported colour mode {image.mode}: {err}") from None
-    work, scale = _shrink(grey, WORK_SIZE)
-    ink = _drop_specks(_ink(work))  # (h, w) >= 0, 0 = background
+    work, scale = shrink(grey, WORK_SIZE)
+    ink = drop_specks(find_ink(work))  # (h, w) >= 0, 0 = background
     top, bottom, left, right = _bounds(ink)
     side = max(bottom - top, right - left)
     if scale < 1 and side < WORK_SIZE // 3:
         # A small digit in a large picture: look again at it and its surroundings in detail.
         rows = slice(max(0, int((top - side) / scale)), int((bottom + side) / scale) + 1)
         cols = slice(max(0, int((left - side) / scale)), int((right + side) / scale) + 1)
-        ink = _drop_specks(_ink(_shrink(grey[rows, cols], WORK_SIZE)[0]))
+        ink = drop_specks(find_ink(shrink(grey[rows, cols], WORK_SIZE)[0]))
     return _place(_crop(ink))
 
 
-def _grey(image: Image.Image) -> np.ndarray:
-    """Grey levels in [0, 1] of ``image`` (at most ``DETAIL_SIZE``), with transparency flattened."""
+def grey_levels(image: Image.Image, limit: int = DETAIL_SIZE) -> np.ndarray:
+    """Grey levels in [0, 1] of ``image`` (at most ``limit`` on its longest side), transparency flattened.
+
+    Raises:
+        ValueError: A mode Pillow cannot convert.
+
+    """
     if image.mode in _HIGH_DEPTH_MODES:
         values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0, posinf=0, neginf=0)
         if values.min(initial=0.0) < 0 or values.max(initial=0.0) > 65535:
@@ -364,12 +387,12 @@ def _grey(image: Image.Image) -> np.ndarray:
         top = float(values.max(initial=0.0))
         # the smallest usual range that holds the values: 8-, 10-, 12- or 16-bit, else their own
         scale = next((r for r in (1.0, 255.0, 1023.0, 4095.0, 65535.0) if top <= r), top)
-        return np.asarray(_reduce_image(Image.fromarray(values / scale)), dtype=np.float32)
+        return np.asarray(_reduce_image(Image.fromarray(values / scale), limit), dtype=np.float32)
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        la = _reduce_image(image.convert("RGBA").convert("LA"))
+        la = _reduce_image(image.convert("RGBA").convert("LA"), limit)
         grey_alpha = np.asarray(la, dtype=np.float32) / 255  # (H, W, 2)
         return _flatten_alpha(grey_alpha[..., 0], grey_alpha[..., 1])
-    return np.asarray(_reduce_image(image.convert("L")), dtype=np.float32) / 255
+    return np.asarray(_reduce_image(image.convert("L"), limit), dtype=np.float32) / 255
 
 
 def _reduce_image(image: Image.Image, limit: int = DETAIL_SIZE) -> Image.Image:
@@ -382,7 +405,7 @@ def _reduce_image(image: Image.Image, limit: int = DETAIL_SIZE) -> Image.Image:
     return image.resize(size, Image.Resampling.BOX)
 
 
-def _shrink(grey: np.ndarray, limit: int) -> tuple[np.ndarray, float]:
+def shrink(grey: np.ndarray, limit: int) -> tuple[np.ndarray, float]:
     """``grey`` shrunk to at most ``limit`` on its longest side, and the scale applied (<= 1)."""
     scale = min(1.0, limit / max(grey.shape))
     if scale == 1:
@@ -412,8 +435,13 @@ def _flatten_alpha(grey: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return flat
 
 
-def _ink(grey: np.ndarray) -> np.ndarray:
-    """Ink strength per pixel: distance from the fitted paper, on the side the digit lies on."""
+def find_ink(grey: np.ndarray) -> np.ndarray:
+    """Ink strength per pixel: distance from the fitted paper, on the side the digit lies on.
+
+    Raises:
+        ImageError: No ink stands out from the paper.
+
+    """
     background, noise = _background(grey)
     residual = grey - background
     threshold = max(4 * noise, NOISE_FLOOR)
@@ -468,7 +496,7 @@ def _background(grey: np.ndarray) -> tuple[np.ndarray, float]:
     return design @ coef, sigma
 
 
-def _drop_specks(ink: np.ndarray) -> np.ndarray:
+def drop_specks(ink: np.ndarray) -> np.ndarray:
     """Remove connected ink regions far lighter than the heaviest one (noise, dust)."""
     labels, count = ndimage.label(ink > 0, structure=np.ones((3, 3)))
     if count <= 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,81 @@ def canvas(digit: np.ndarray, rng: np.random.Generator, side: int = 280) -> Imag
     image = Image.new("RGBA", (side, side), (*colour, 0))
     image.putalpha(alpha)
     return image
+
+
+def number_strip(
+    digits: Sequence[np.ndarray],
+    gap: float,
+    rng: np.random.Generator,
+    size: float = 0.15,
+    baseline: float = 3.0,
+) -> np.ndarray:
+    """Write MNIST-style digits side by side as one number: light ink on black, uint8.
+
+    Args:
+        digits: ``(28, 28)`` uint8 digits, light on black, in reading order.
+        gap: Columns between one digit's ink and the next one's (at 28 px per digit); 0 puts
+            their boxes side by side, a negative gap makes them overlap (strokes touch).
+        rng: Chooses each digit's size and height on the line.
+        size: Each digit is scaled by a random factor in ``1 ± size``.
+        baseline: Each digit is moved up or down by up to this many pixels.
+
+    Returns:
+        ``(H, W)`` uint8: the number, with a margin of 4 pixels, inks of overlapping digits
+        combined by their maximum.
+
+    """
+    pieces = []
+    for digit in digits:
+        cols = np.flatnonzero(digit.max(axis=0) > 0)
+        ink = digit[:, cols[0] : cols[-1] + 1] if len(cols) else digit
+        factor = 1 + rng.uniform(-size, size)
+        shape = (max(1, round(ink.shape[1] * factor)), max(1, round(28 * factor)))
+        scaled = np.asarray(Image.fromarray(ink).resize(shape, Image.Resampling.BILINEAR))
+        pieces.append((scaled, round(rng.uniform(-baseline, baseline) + 14 * (1 - factor))))
+    margin = 4 + round(baseline)
+    height = max(p.shape[0] + offset for p, offset in pieces) + 2 * margin
+    width = sum(p.shape[1] for p, _ in pieces) + round(gap * (len(pieces) - 1)) + 2 * margin
+    strip = np.zeros((height, max(width, 2 * margin + 1)), dtype=np.uint8)
+    left = float(margin)
+    for piece, offset in pieces:
+        top, column = margin + offset, round(left)
+        region = strip[top : top + piece.shape[0], column : column + piece.shape[1]]
+        np.maximum(region, piece[: region.shape[0], : region.shape[1]], out=region)
+        left += piece.shape[1] + gap
+    return strip
+
+
+def photo(ink: np.ndarray, rng: np.random.Generator, light_on_dark: bool = False) -> Image.Image:
+    """Dress an ink map (light on black, uint8, any shape) as a photo of paper or a drawing.
+
+    Args:
+        ink: ``(H, W)`` uint8, 255 = full ink.
+        rng: Source of every random choice: magnification (2-4x), margins, tint, light, noise.
+        light_on_dark: Light strokes on a dark, coloured background (a drawing app) instead of
+            dark ink on tinted, unevenly lit paper (a photo).
+
+    Returns:
+        An RGB image.
+
+    """
+    factor = rng.uniform(2.0, 4.0)
+    size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+    alpha = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.BICUBIC), np.float32)
+    pad_y, pad_x = (int(rng.integers(4, 4 + side // 4)) for side in alpha.shape)
+    padded = np.pad(alpha / 255, ((pad_y, pad_y), (pad_x, pad_x)))[..., None]  # (H, W, 1)
+    height, width = padded.shape[:2]
+    if light_on_dark:
+        paper = rng.uniform(0, 60, size=3)
+        pen = rng.uniform(190, 255, size=3)
+        light = np.ones((1, width, 1))
+    else:
+        paper = rng.uniform(170, 250, size=3)
+        pen = rng.uniform(0, 80, size=3)
+        light = 1 + rng.uniform(-0.2, 0.2) * np.linspace(-1, 1, width)[None, :, None]
+    noise = rng.normal(0, 6.0, (height, width, 3))
+    pixels = paper * light * (1 - padded) + pen * padded + noise
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
 def fonts() -> list[Path]:

@@ -31,6 +31,7 @@ from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.collection import Collection
 from mnist_lit.data.preprocess import ImageError, open_image, preprocess
 from mnist_lit.demo.limits import MAX_REQUEST_BYTES, MAX_SECONDS, BodyLimit
+from mnist_lit.demo.numbers import NumberActions, number_tab
 from mnist_lit.demo.recognise import Recogniser, Recognition
 from mnist_lit.errors import MnistLitError
 from mnist_lit.models.calibration import NOT_CALIBRATED_NOTE
@@ -336,6 +337,8 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
             actions.save, [sample, digit], [saved, counts, digit, sample], api_visibility="private"
         )
         app.load(actions.counts, None, counts, api_visibility="private")  # saved from other tabs
+        with gr.Tab("Write a number"):  # a whole number on a wide canvas (demo/numbers.py)
+            number_tab(NumberActions(actions.recognise), BRUSH_RADIUS)
     app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
     return app
 
