@@ -255,9 +255,8 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
     """
     import gradio as gr
 
-    from mnist_lit.demo.canvas import limit_canvas
+    from mnist_lit.demo.canvas import sketchpad
 
-    brush = gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed")
     # no telemetry; files Gradio caches (each stroke's preview, uploads) deleted after an hour
     app = gr.Blocks(title=title, analytics_enabled=False, delete_cache=(3600, 3600))
     with app:
@@ -269,21 +268,9 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Draw"):
-                    canvas = gr.ImageEditor(  # a sketchpad: no upload, one layer, one colour
-                        value=blank_canvas(),
-                        sources=(),
-                        label="Canvas",
-                        type="pil",
-                        image_mode="RGBA",
-                        format="png",
-                        canvas_size=(CANVAS_SIZE, CANVAS_SIZE),
-                        fixed_canvas=True,
-                        brush=brush,
-                        layers=False,
-                        transforms=(),
-                        elem_id="canvas",
+                    canvas = sketchpad(
+                        blank_canvas(), (CANVAS_SIZE, CANVAS_SIZE), "Canvas", "canvas", BRUSH_RADIUS
                     )
-                    limit_canvas(canvas)
                     clear = gr.Button("Clear", elem_id="clear")
                 with gr.Tab("Upload a photo"):
                     upload = gr.File(

@@ -17,6 +17,37 @@ from mnist_lit.data.preprocess import ImageError
 from mnist_lit.demo.limits import check_canvas_image, check_layers
 
 
+def sketchpad(
+    value: Any, size: tuple[int, int], label: str, elem_id: str, brush_radius: int
+) -> gr.ImageEditor:
+    """Make a canvas to draw on in black: no upload, one layer, the limits of ``limits.py``.
+
+    Args:
+        value: Its blank value (white paper, ``{"background", "layers", "composite"}``).
+        size: Its width and height in pixels.
+        label: Its label on the page.
+        elem_id: Its element id (the browser test finds it by it).
+        brush_radius: The brush's radius in canvas pixels.
+
+    """
+    brush = gr.Brush(default_size=brush_radius, colors=["#000000"], color_mode="fixed")
+    canvas = gr.ImageEditor(
+        value=value,
+        sources=(),
+        label=label,
+        type="pil",
+        image_mode="RGBA",
+        format="png",
+        canvas_size=size,
+        fixed_canvas=True,
+        brush=brush,
+        layers=False,
+        transforms=(),
+        elem_id=elem_id,
+    )
+    return limit_canvas(canvas)
+
+
 def limit_canvas(canvas: gr.ImageEditor) -> gr.ImageEditor:
     """Make ``canvas`` refuse, before decoding them, images over the limits of ``limits.py``.
 

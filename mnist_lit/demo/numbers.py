@@ -89,24 +89,15 @@ def number_tab(actions: NumberActions, brush_radius: int) -> None:
     """Lay out the tab's wide canvas, boxed reading and message inside the current Blocks."""
     import gradio as gr
 
-    from mnist_lit.demo.canvas import limit_canvas
+    from mnist_lit.demo.canvas import sketchpad
 
-    brush = gr.Brush(default_size=brush_radius, colors=["#000000"], color_mode="fixed")
-    canvas = gr.ImageEditor(
-        value=blank_wide_canvas(),
-        sources=(),
-        label="Wide canvas",
-        type="pil",
-        image_mode="RGBA",
-        format="png",
-        canvas_size=(CANVAS_WIDTH, CANVAS_HEIGHT),
-        fixed_canvas=True,
-        brush=brush,
-        layers=False,
-        transforms=(),
-        elem_id="number-canvas",
+    canvas = sketchpad(
+        blank_wide_canvas(),
+        (CANVAS_WIDTH, CANVAS_HEIGHT),
+        "Wide canvas",
+        "number-canvas",
+        brush_radius,
     )
-    limit_canvas(canvas)  # checked from its headers before Gradio decodes it, as the digit canvas
     clear = gr.Button("Clear", elem_id="number-clear")
     message = gr.Markdown(NUMBER_HINT, elem_id="number-message")
     shown = gr.Image(
