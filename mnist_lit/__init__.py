@@ -9,8 +9,9 @@ The package, room by room (dependencies run down this list, never up):
   model while it trains or is evaluated (dashboards, EMA, progress bar, predictions CSV), the
   figures and tables, attribution maps, and the Trainer with its precision, device, checkpoints
   and run folders.
-- ``models/``, ``data/``: the network and its LightningModule with their speed paths; MNIST, users'
-  folders and images, preprocessing and augmentation.
+- ``models/``, ``data/``, ``numbers/``: the network and its LightningModule with their speed paths;
+  MNIST, users' folders and images, preprocessing and augmentation; numbers of several digits cut
+  into candidate digits (``predict --data.read number``).
 - ``constants.py``, ``errors.py``, ``files.py``, ``distributed.py``: facts, exceptions and I/O
   that everything shares.
 

@@ -22,6 +22,9 @@ from mnist_lit.constants import MEAN, STD
 CMAP = "RdBu_r"
 """Diverging colours: red for the digit explained, blue against it, white for nothing."""
 
+LEGEND = "red: for the digit explained, blue: against it (each map scaled to its own largest value)"
+"""How to read the colours, under a figure the function makes."""
+
 
 def plot_attributions(
     images: Tensor,
@@ -64,6 +67,7 @@ def plot_attributions(
         fig = Figure(figsize=(1.25 * columns + 0.3, 1.3 * max(count, 1) + 0.5))
         fig.set_layout_engine("constrained")
         grid = fig.subplots(max(count, 1), columns, squeeze=False)
+        fig.supxlabel(LEGEND, fontsize=7)
     else:
         grid = np.asarray(axes, dtype=object).reshape(count, columns)
         fig = grid[0, 0].get_figure()

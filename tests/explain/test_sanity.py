@@ -107,6 +107,6 @@ def test_the_top_ranked_pixels_matter_more_than_random_ones(maps: Maps, method: 
     assert fall.ranked.mean() > fall.random.mean() + 0.05
     if method != "grad_cam":
         # the check can fail: the pixels ranked lowest cost less than random ones. Not for
-        # Grad-CAM, whose map is the last conv layer's 3x3 enlarged: its lowest-ranked lit pixels
+        # Grad-CAM, whose map is the last conv layer's 7x7 enlarged: its lowest-ranked lit pixels
         # cost about as much as random ones (0.14 and 0.12 in one run, 0.12 and 0.13 in another)
         assert worst.ranked.mean() < fall.random.mean()

@@ -20,6 +20,7 @@ def test_the_figure_shows_each_image_beside_its_maps() -> None:
         title="t",
     )  # fmt: skip
     assert len(fig.axes) == 3 * 3
+    assert fig.get_supxlabel().startswith("red: for the digit explained, blue: against it")
     titles = [ax.get_title() for ax in fig.axes]
     assert (
         titles[:3] == ["read 1 (>99.9%)", "IG", "Occlusion"] and titles[6] == "read 7 (60%), true 1"
