@@ -104,7 +104,9 @@ def test_decoding_takes_little_more_memory_than_the_decoded_image(tmp_path: Path
     ).stdout
     peaks = dict(zip(modes, map(int, output.split()), strict=True))
     # decoded: 4 bytes a pixel (RGBA, F), 2 (I;16); the RGBA image is reduced with its colours
-    # premultiplied by its alpha, a copy. Without a budget: 3-7 times the decoded image.
-    limits = {"RGBA": 2.6 * 4, "I;16": 1.5 * 2, "F": 1.5 * 4}
+    # premultiplied by its alpha, a copy; 24 MB for what any decoding needs beside (buffers).
+    # Measured: RGBA 149-156 MB, I;16 47, F 91-95; without a budget 210, 235 and 268 MB.
+    factors = {"RGBA": 2.4 * 4, "I;16": 1.3 * 2, "F": 1.3 * 4}
     for mode, peak in peaks.items():
-        assert peak < limits[mode] * side * side, f"{peak / 2**20:.0f} MB for {mode}: {peaks}"
+        limit = factors[mode] * side * side + 24 * 2**20
+        assert peak < limit, f"{peak / 2**20:.0f} MB for {mode}: {peaks}"
