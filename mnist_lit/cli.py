@@ -299,17 +299,22 @@ class MNISTLightningCLI(LightningCLI):
             _print("val_size is 0: training on all images, no validation; only last.ckpt is kept")
 
     def after_fit(self) -> None:
-        """With ``--test true``: test the best checkpoint (or the last weights) right away."""
-        if not self.config["fit"].get("test") or self.trainer.interrupted:
-            return
+        """Say where the checkpoints are; with ``--test true``, test the best one right away."""
+        callbacks = [c for c in self.trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)]
         best = next(
-            (
-                c.best_model_path
-                for c in self.trainer.checkpoint_callbacks
-                if isinstance(c, ModelCheckpoint) and c.monitor is not None and c.best_model_path
-            ),
+            (c.best_model_path for c in callbacks if c.monitor is not None and c.best_model_path),
             None,
         )
+        last = next(  # --last_checkpoint keeps one file, its newest
+            (c.last_model_path or c.best_model_path for c in callbacks if c.monitor is None),
+            None,
+        )
+        saved = [f"best {best}"] if best else []
+        saved += [f"last {last}"] if last else []
+        if saved:  # what --ckpt_path best|last will find
+            _print(f"Checkpoints: {', '.join(saved)}")
+        if not self.config["fit"].get("test") or self.trainer.interrupted:
+            return
         _print(f"Testing {best or 'the weights after the last epoch'}")
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
-from jsonargparse import ArgumentParser, Namespace
+from jsonargparse import ArgumentParser, Namespace, dict_to_namespace
 
 from mnist_lit.errors import ConfigError, MnistLitError, one_line
 from mnist_lit.files import why_unwritable
 from mnist_lit.presets import resolve_config_arguments
-from mnist_lit.training.runs import DEFAULT_LOGGER_NAME
+from mnist_lit.training.runs import log_root
 
 USAGE_ERROR = 2
 """Exit status of a command stopped by a mistake its user can fix (as argparse's)."""
@@ -46,6 +46,20 @@ OUTPUT_ERRNOS = frozenset(
 )
 """``OSError`` numbers of a file or folder that cannot be used as asked (e.g. an output folder
 on a read-only mount): one line naming it, not a traceback."""
+
+
+def command_name(command: str, module: str) -> str:
+    """Return ``command`` as the user typed it, for its usage line.
+
+    ``mnist-lit report`` through the console script, ``python -m mnist_lit report`` through the
+    package's ``__main__``, else ``python -m <module>``.
+    """
+    started = sys.argv[0] if sys.argv else ""
+    if Path(started).name == "mnist-lit":
+        return f"mnist-lit {command}"
+    if started == "python -m mnist_lit":
+        return f"{started} {command}"
+    return f"python -m {module}"
 
 
 def fail(prog: str, message: str, status: int = USAGE_ERROR) -> NoReturn:
@@ -96,8 +110,9 @@ def apply_fit_configs(parser: ArgumentParser, args: Sequence[str]) -> list[str]:
 
     For the commands that evaluate a checkpoint (the report): they take the configs a run was
     trained with, as ``fit`` and ``test`` do. Each ``data:`` option the parser has becomes its
-    default (the training ``batch_size`` excepted), ``trainer.default_root_dir`` points
-    ``--logs`` at its ``lightning_logs/``, and options on the command line still win. The rest
+    default (the training ``batch_size`` excepted), ``--logs`` becomes the folder of the run
+    folders (a TensorBoard or CSV logger's ``save_dir/name``, else
+    ``trainer.default_root_dir/lightning_logs``), and options on the command line still win. The rest
     (the model's, the trainer's) is left out: the checkpoint holds the model.
 
     Returns:
@@ -126,9 +141,9 @@ def apply_fit_configs(parser: ArgumentParser, args: Sequence[str]) -> list[str]:
             raise ConfigError(f"config {path} is not a mapping of sections (data:, model:, ...)")
         options = {f"data.{key}": value for key, value in (config.get("data") or {}).items()}
         options.pop("data.batch_size", None)  # the training batch; evaluation takes its own
-        root = (config.get("trainer") or {}).get("default_root_dir")
-        if root is not None:
-            options["logs"] = str(Path(root) / DEFAULT_LOGGER_NAME)
+        trainer = config.get("trainer") or {}
+        if trainer.get("default_root_dir") is not None or trainer.get("logger"):
+            options["logs"] = str(log_root(dict_to_namespace({"trainer": trainer})))
         for name, value in options.items():
             with contextlib.suppress(KeyError):  # an option this command has not
                 parser.get_default(name)

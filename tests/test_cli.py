@@ -37,6 +37,8 @@ def test_fit_test_predict(
     } <= set(fit.trainer.logged_metrics)
     out = capsys.readouterr().out
     assert "Device: CPU" in out and "threads" in out
+    best = next((run_dir / "checkpoints").glob("best-epoch=*.ckpt"))
+    assert f"Checkpoints: best {best}, last {run_dir / 'checkpoints' / 'last.ckpt'}" in out
 
     # A new CLI, as in a new process: "best" must be found on disk.
     test = run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
@@ -217,6 +219,28 @@ def test_module_help_in_a_subprocess() -> None:
     text = " ".join(result.stdout.split())  # undo the help's line wrapping
     assert "Local folder or base URL" in text  # argument docs reach --help
     assert "from the newest run under lightning_logs/" in text  # our --ckpt_path, not Lightning's
+
+
+@pytest.mark.parametrize(
+    ("started", "usage"),
+    [
+        ("/venv/bin/mnist-lit", "usage: mnist-lit export "),
+        ("python -m mnist_lit", "usage: python -m mnist_lit export "),
+        ("/x/mnist_lit/export/__main__.py", "usage: python -m mnist_lit.export "),
+    ],
+)
+def test_usage_names_the_command_as_typed(
+    started: str,
+    usage: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mnist_lit.export.command import main as export
+
+    monkeypatch.setattr(sys, "argv", [started, "export", "--help"])
+    with pytest.raises(SystemExit):
+        export(["--help"])
+    assert capsys.readouterr().out.startswith(usage)
 
 
 def test_evaluating_without_a_checkpoint_warns(

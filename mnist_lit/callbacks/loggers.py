@@ -32,6 +32,8 @@ MLFLOW_RUN_NAME = "mlflow.runName"
 MLFLOW_HINT = (
     "MLflow 3 needs a database store, e.g. --trainer.logger.tracking_uri sqlite:///mlflow.db"
 )
+FILE_STORE_WORDS = ("filesystem", "file store", "filestore")
+"""Words of MLflow's refusal of its old file store: only that refusal gets ``MLFLOW_HINT``."""
 
 
 class Sink:
@@ -117,12 +119,10 @@ def _cannot_start(name: str, err: BaseException) -> str:
     if len(message) > 300:  # MLflow's messages run on with links and migration advice
         message = message[:297].rsplit(" ", 1)[0] + " ..."
     hint = ""
-    if name == "MLFlowLogger":
-        hint = (
-            " (pip install 'mnist_lit[mlflow]')"
-            if isinstance(err, ImportError)
-            else f" ({MLFLOW_HINT})"
-        )
+    if name == "MLFlowLogger" and isinstance(err, ImportError):
+        hint = " (pip install 'mnist_lit[mlflow]')"
+    elif name == "MLFlowLogger" and any(word in message.lower() for word in FILE_STORE_WORDS):
+        hint = f" ({MLFLOW_HINT})"
     return f"the logger {name} cannot start: {message}{hint}"
 
 

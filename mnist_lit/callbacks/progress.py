@@ -14,6 +14,8 @@ from __future__ import annotations
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import TQDMProgressBar
 
+from mnist_lit.training.runs import VERSION_PREFIX
+
 SHOWN = ("train/loss", "train/acc")
 """Per-step values the bar shows beside Lightning's own (and the epoch's validation values)."""
 
@@ -34,6 +36,11 @@ class ProgressBar(TQDMProgressBar):
     ) -> dict[str, int | str | float | dict[str, float]]:
         """Lightning's values for the bar plus ``SHOWN``, read from the device now (a redraw)."""
         items = super().get_metrics(trainer, pl_module)
+        version = str(trainer.logger.version) if trainer.logger is not None else ""
+        if "v_num" in items and version.startswith(VERSION_PREFIX):  # not its last 4 characters
+            items["v_num"] = version.removeprefix(
+                VERSION_PREFIX
+            )  # version_12: 12, as TensorBoard's
         if trainer.training:
             logged = trainer.callback_metrics
             items.update({key: float(logged[key]) for key in SHOWN if key in logged})

@@ -26,7 +26,7 @@ import numpy as np
 from jsonargparse import ArgumentParser
 from PIL import Image
 
-from mnist_lit.commands import fail, parse_or_fail, user_errors
+from mnist_lit.commands import command_name, fail, parse_or_fail, user_errors
 from mnist_lit.constants import CLASS_NAMES
 from mnist_lit.data.collection import Collection
 from mnist_lit.data.preprocess import ImageError, open_image, preprocess
@@ -333,7 +333,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
 def build_parser() -> ArgumentParser:
     """Build the command line: checkpoint, collection folder, address."""
     parser = ArgumentParser(
-        prog="python -m mnist_lit.demo",
+        prog=command_name("demo", "mnist_lit.demo"),
         description="Start a web page where you draw or upload a digit and a trained model reads "
         "it; labelled images can be saved into a collection for test and predict.",
         exit_on_error=False,

@@ -38,7 +38,7 @@ import yaml
 from jsonargparse import ArgumentParser
 
 from mnist_lit.cli import main as cli_main
-from mnist_lit.commands import INTERRUPTED, parse_or_fail, user_errors
+from mnist_lit.commands import INTERRUPTED, command_name, parse_or_fail, user_errors
 from mnist_lit.constants import TRAIN_IMAGES
 from mnist_lit.data.mnist import expected_checksums
 from mnist_lit.data.synthetic import write_mnist_files
@@ -390,7 +390,7 @@ def split_fit_options(args: Sequence[str]) -> tuple[list[str], list[str]]:
 def build_parser() -> ArgumentParser:
     """Build the command line: ``DataScale``'s arguments, ``--config`` and ``--help``."""
     parser = ArgumentParser(
-        prog=PROG,
+        prog=command_name("data-scale", "mnist_lit.experiments.data_scale"),
         description="Train the CNN on several training-set sizes for a few epochs, scoring the "
         "test set after every epoch; write tables, figures and a summary. Any fit option "
         "(--data.*, --model.*, --trainer.*, --dashboards.*, ...) is passed on to every run, "

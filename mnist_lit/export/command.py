@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from jsonargparse import ArgumentParser
 
-from mnist_lit.commands import parse_or_fail, user_errors
+from mnist_lit.commands import command_name, parse_or_fail, user_errors
 from mnist_lit.data.preprocess import normalize
 from mnist_lit.data.synthetic import make_digits
 from mnist_lit.errors import ConfigError
@@ -193,7 +193,7 @@ def summary(export: Export) -> list[str]:
 def build_parser() -> ArgumentParser:
     """Build the command line: checkpoint, format, output file."""
     parser = ArgumentParser(
-        prog="python -m mnist_lit.export",
+        prog=command_name("export", "mnist_lit.export"),
         description="Write a checkpoint as one ONNX or TorchScript file that runs without "
         f"mnist_lit or Lightning. Input {INPUT_NAME!r}: {INPUT}. Output {OUTPUT_NAME!r}: "
         f"{OUTPUT}. The normalisation, the network, the temperature and the softmax are inside "

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from mnist_lit.commands import (
     apply_fit_configs,
+    command_name,
     instantiate,
     parse_or_fail,
     show_log_messages,
@@ -262,7 +263,7 @@ def _number(value: float) -> float | None:
 def build_parser() -> ArgumentParser:
     """Build the command line: checkpoint, output folder, device and the data options of ``fit``."""
     parser = ArgumentParser(
-        prog="python -m mnist_lit.report",
+        prog=command_name("report", "mnist_lit.report"),
         description="Evaluate a checkpoint on the MNIST test set (or --data.custom_dir) and write "
         "all figures as PNG, metrics.json and a report.md page that shows them.",
         exit_on_error=False,

@@ -22,7 +22,13 @@ from pathlib import Path
 import torch
 from jsonargparse import ArgumentParser
 
-from mnist_lit.commands import instantiate, parse_or_fail, show_log_messages, user_errors
+from mnist_lit.commands import (
+    command_name,
+    instantiate,
+    parse_or_fail,
+    show_log_messages,
+    user_errors,
+)
 from mnist_lit.data.datamodule import MNISTDataModule, TensorImages
 from mnist_lit.errors import ConfigError
 from mnist_lit.evaluation import choose_device
@@ -214,7 +220,7 @@ def _test_digits(datamodule: MNISTDataModule) -> tuple[torch.Tensor, torch.Tenso
 def build_parser() -> ArgumentParser:
     """Build the command line: checkpoints, sets, output and MNIST's data options."""
     parser = ArgumentParser(
-        prog="python -m mnist_lit.robustness",
+        prog=command_name("robustness", "mnist_lit.robustness"),
         description="Score checkpoints on the MNIST test set clean, under MNIST-C's corruptions "
         "and writer-style shifts, and on digits dressed as photos, canvas exports and print; "
         "write robustness.csv, robustness.md and robustness.png.",

@@ -109,3 +109,20 @@ def test_a_logger_that_cannot_start_is_one_line(
     assert "the logger MLFlowLogger cannot start" in err and "sqlite:///" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "lightning_logs").exists()  # no empty run folder left behind
+
+
+def test_a_bad_tracking_uri_is_one_line_without_the_file_store_hint(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("mlflow")
+    args = cli_args(
+        tiny_mnist, tmp_path,
+        "--trainer.logger", "MLFlowLogger",
+        "--trainer.logger.tracking_uri", "bogus://nowhere",
+    )  # fmt: skip
+    err = expect_error(capsys, ["fit", *args])
+    assert "the logger MLFlowLogger cannot start" in err and "bogus" in err
+    assert "sqlite:///" not in err  # the hint is for MLflow's refusal of its file store only
+    assert len(err.strip().splitlines()) == 1

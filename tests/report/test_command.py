@@ -238,3 +238,20 @@ def test_report_takes_the_fit_config_of_the_run(
     assert page == tmp_path / "runs" / "lightning_logs" / "version_0" / "report" / "report.md"
     assert json.loads((page.parent / "metrics.json").read_text())["images"] == 200
     assert "Evaluating MNIST test set" in capsys.readouterr().err  # the evaluation's progress
+
+
+def test_a_runs_config_points_logs_at_its_loggers_folder(tmp_path: Path) -> None:
+    """The config.yaml of a run logged by a CSVLogger elsewhere finds that run's checkpoints."""
+    from jsonargparse import ArgumentParser
+
+    from mnist_lit.commands import apply_fit_configs
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "trainer:\n  logger:\n    class_path: lightning.pytorch.loggers.CSVLogger\n"
+        "    init_args:\n      save_dir: runs\n      name: mine\n  default_root_dir: null\n"
+    )
+    parser = ArgumentParser()
+    parser.add_argument("--logs", default="lightning_logs")
+    assert apply_fit_configs(parser, ["--config", str(config), "--out", "x"]) == ["--out", "x"]
+    assert parser.get_default("logs") == str(Path("runs") / "mine")
