@@ -17,8 +17,9 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI
 
 from mnist_lit.cli import MNISTLightningCLI, main
-from mnist_lit.training.runs import claim_run_dir, resumable_run
+from mnist_lit.training.runs import resumable_run
 from tests.helpers import CONFIG, ROOT, TinyMNIST
+from tests.training.claims import claim
 
 LAUNCH = """
 import json, sys
@@ -48,19 +49,12 @@ class WaitForOthers(Callback):
             time.sleep(0.05)
 
 
-def _claim(
-    root: str, barrier: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
-    barrier.wait()  # all processes ask at the same moment
-    out.put(claim_run_dir(Path(root)).name)
-
-
 def test_processes_claiming_at_once_get_distinct_folders(tmp_path: Path) -> None:
     (tmp_path / "version_3").mkdir()  # numbering goes on after the newest run
     context = multiprocessing.get_context("spawn")
     barrier, out = context.Barrier(6), context.Queue()
     processes = [
-        context.Process(target=_claim, args=(str(tmp_path), barrier, out)) for _ in range(6)
+        context.Process(target=claim, args=(str(tmp_path), barrier, out)) for _ in range(6)
     ]
     for process in processes:
         process.start()
