@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -29,6 +29,11 @@ from mnist_lit.data.preprocess import MAX_PIXELS, MAX_SECONDS, READ_FORMATS, Ima
 from mnist_lit.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+ItemT = TypeVar("ItemT")
+"""What a dataset of image files gives for one file."""
+ReadT = TypeVar("ReadT")
+"""What reading one file makes of it."""
 
 UNLABELLED = -1
 """Label of an image whose digit is not known (a folder to predict)."""
@@ -212,7 +217,52 @@ class FolderBatch(NamedTuple):
     """``(name, label, reason)`` of each file that could not be used."""
 
 
-class FolderImages(Dataset[FolderItem]):
+class ImageFiles(Dataset[ItemT]):
+    """Image files of a listing, read on access (in DataLoader workers): the common part.
+
+    Args:
+        root: Folder the names are relative to.
+        listing: The files and their labels, from ``list_images`` or ``list_labelled``.
+        max_pixels: Refuse images with more pixels than this (decompression bombs).
+        max_seconds: Stop decoding a file after this long (decode bombs): its row says so.
+
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        listing: Listing,
+        max_pixels: int = MAX_PIXELS,
+        max_seconds: float = MAX_SECONDS,
+    ) -> None:
+        self.root = Path(root)
+        self.files = listing.files
+        self.labels = listing.labels
+        self.errors = listing.errors
+        self.max_pixels = max_pixels
+        self.max_seconds = max_seconds
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def read(self, index: int, reader: Callable[[Path], ReadT]) -> tuple[ReadT | None, str]:
+        """Return ``reader(path)`` of file ``index``, or ``None`` and why it cannot be used.
+
+        Whatever reading a file raises becomes its one-line reason: one odd file must not
+        end the run. A file the listing already refused (a folder nested too deep) is not read.
+        """
+        error = self.errors.get(self.files[index], "")
+        if error:
+            return None, error
+        try:
+            return reader(self.root / self.files[index]), ""
+        except ImageError as err:
+            return None, str(err)
+        except Exception as err:
+            return None, f"{type(err).__name__}: {err}"
+
+
+class FolderImages(ImageFiles[FolderItem]):
     """Image files decoded and made MNIST-like on access (in DataLoader workers).
 
     Args:
@@ -236,32 +286,20 @@ class FolderImages(Dataset[FolderItem]):
         max_pixels: int = MAX_PIXELS,
         max_seconds: float = MAX_SECONDS,
     ) -> None:
-        self.root = Path(root)
+        super().__init__(root, listing, max_pixels, max_seconds)
         if save_dir is not None:
             check_apart(Path(save_dir), self.root)
-        self.files = listing.files
-        self.labels = listing.labels
-        self.errors = listing.errors
         self.save_dir = None if save_dir is None else Path(save_dir)
-        self.max_pixels = max_pixels
-        self.max_seconds = max_seconds
-
-    def __len__(self) -> int:
-        return len(self.files)
 
     def __getitem__(self, index: int) -> FolderItem:
         name = self.files[index]
-        pixels = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-        error = self.errors.get(name, "")  # not to be read (a folder nested too deep)
-        if not error:
-            try:
-                pixels = load_digit(self.root / name, self.max_pixels, self.max_seconds)
-            except ImageError as err:
-                error = str(err)
-            except Exception as err:  # one odd file must not end the run
-                error = f"{type(err).__name__}: {err}"
-            if self.save_dir is not None and not error:
-                self._save(name, pixels)
+        pixels, error = self.read(
+            index, lambda path: load_digit(path, self.max_pixels, self.max_seconds)
+        )
+        if pixels is None:
+            pixels = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+        elif self.save_dir is not None:
+            self._save(name, pixels)
         return FolderItem(torch.from_numpy(pixels).unsqueeze(0), self.labels[index], name, error)
 
     def _save(self, name: str, pixels: np.ndarray) -> None:

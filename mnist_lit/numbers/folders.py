@@ -15,11 +15,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
 from mnist_lit.constants import IMAGE_SIZE
-from mnist_lit.data.folders import Listing
-from mnist_lit.data.preprocess import MAX_PIXELS, MAX_SECONDS, ImageError, open_image
+from mnist_lit.data.folders import ImageFiles
+from mnist_lit.data.preprocess import open_image
 from mnist_lit.numbers.segment import READ_PIXELS, Lattice, segment_image
 
 
@@ -48,7 +47,7 @@ class NumberBatch(NamedTuple):
     """``(name, label, reason)`` of each file that could not be used."""
 
 
-class NumberImages(Dataset[NumberItem]):
+class NumberImages(ImageFiles[NumberItem]):
     """Image files of numbers, decoded and segmented on access (in DataLoader workers).
 
     Args:
@@ -59,39 +58,14 @@ class NumberImages(Dataset[NumberItem]):
 
     """
 
-    def __init__(
-        self,
-        root: str | Path,
-        listing: Listing,
-        max_pixels: int = MAX_PIXELS,
-        max_seconds: float = MAX_SECONDS,
-    ) -> None:
-        self.root = Path(root)
-        self.files = listing.files
-        self.labels = listing.labels
-        self.errors = listing.errors
-        self.max_pixels = max_pixels
-        self.max_seconds = max_seconds
-
-    def __len__(self) -> int:
-        return len(self.files)
-
     def __getitem__(self, index: int) -> NumberItem:
-        name = self.files[index]
-        error = self.errors.get(name, "")
-        lattice = None
-        if not error:
-            try:
-                image = open_image(
-                    self.root / name, self.max_pixels, self.max_seconds, keep_pixels=READ_PIXELS
-                )
-                with image:
-                    lattice = segment_image(image)
-            except ImageError as err:
-                error = str(err)
-            except Exception as err:  # one odd file must not end the run
-                error = f"{type(err).__name__}: {err}"
-        return NumberItem(lattice, self.labels[index], name, error)
+        lattice, error = self.read(index, self._segment)
+        return NumberItem(lattice, self.labels[index], self.files[index], error)
+
+    def _segment(self, path: Path) -> Lattice:
+        # long strips keep their height: reduced to READ_PIXELS, not to 1024 px a side
+        with open_image(path, self.max_pixels, self.max_seconds, keep_pixels=READ_PIXELS) as image:
+            return segment_image(image)
 
 
 def collate_numbers(items: Sequence[NumberItem]) -> NumberBatch:
