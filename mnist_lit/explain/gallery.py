@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from mnist_lit.constants import MEAN, NUM_CLASSES, STD
 from mnist_lit.explain.attributions import METHOD_TITLES, METHODS, Explainer, Method
 from mnist_lit.viz.attributions import plot_attributions
+from mnist_lit.viz.plots import confident_mistakes
 
 
 @dataclass(frozen=True)
@@ -40,14 +41,12 @@ def choose_examples(labels: Tensor, probabilities: Tensor, mistakes: int = 5) ->
         mistakes: Most mistakes to pick.
 
     """
-    confidence, predicted = probabilities.detach().float().cpu().max(dim=1)
     labels = labels.cpu()
-    right = predicted == labels
+    right = probabilities.detach().cpu().argmax(dim=1) == labels
     first = [
         int(hits[0]) for d in range(NUM_CLASSES) if len(hits := ((labels == d) & right).nonzero())
     ]
-    wrong = (~right).nonzero().flatten()
-    worst = wrong[confidence[wrong].argsort(descending=True, stable=True)][:mistakes]
+    _, worst = confident_mistakes(labels, probabilities, mistakes)
     return Examples(torch.tensor(first, dtype=torch.long), worst)
 
 

@@ -137,6 +137,20 @@ def plot_predictions(
     return fig
 
 
+def confident_mistakes(labels: Tensor, probabilities: Tensor, most: int) -> tuple[Tensor, Tensor]:
+    """Return the indices of every mistake, and of the ``most`` most confident ones in order.
+
+    Args:
+        labels: ``(N,)`` true digits.
+        probabilities: ``(N, 10)`` class probabilities from the model.
+        most: Most mistakes to pick.
+
+    """
+    confidence, predicted = probabilities.detach().float().cpu().max(dim=1)
+    wrong = (predicted != labels.cpu()).nonzero().flatten()
+    return wrong, wrong[confidence[wrong].argsort(descending=True, stable=True)][:most]
+
+
 def plot_misclassified(
     images: Tensor,
     labels: Tensor,
@@ -160,9 +174,7 @@ def plot_misclassified(
         title: Figure title; default counts the mistakes among the images given.
 
     """
-    confidence, predicted = probabilities.detach().float().cpu().max(dim=1)
-    wrong = (predicted != labels.cpu()).nonzero().flatten()
-    worst = wrong[confidence[wrong].argsort(descending=True, stable=True)][:max_images]
+    wrong, worst = confident_mistakes(labels, probabilities, max_images)
     title = title or (
         f"Misclassified: {len(wrong):,} of {len(labels):,}, most confident first"
         + (f" (first {len(worst)} shown)" if len(worst) < len(wrong) else "")
