@@ -292,8 +292,7 @@ def build_app(actions: DemoActions, title: str = "mnist_lit: draw a digit") -> g
                     elem_id="probabilities",
                 )
                 preview = gr.Image(
-                    label="What the model saw (28x28, after preprocessing) and why it read it so "
-                    "(Grad-CAM: red for the digit read)",
+                    label="What the model saw (28x28) and why (Grad-CAM: red for the digit read)",
                     type="pil",
                     interactive=False,
                     height=28 * PREVIEW_SCALE,

@@ -130,6 +130,39 @@ class Page:
                 ) from None
         return str(self.message.inner_text())
 
+    def draw_number(self, digits: str) -> str:
+        """Write ``digits`` side by side on the wide canvas ("Write a number" tab).
+
+        Returns the message shown once the last stroke's reading arrived with its boxed image.
+        """
+        self.page.get_by_role("tab", name="Write a number").click()
+        canvas = self.page.locator("#number-canvas canvas").first
+        canvas.wait_for(timeout=30_000)
+        self.settle()
+        box = canvas.bounding_box()
+        side = BOX * box["height"]
+        step = side * 0.9  # each digit's box next to the previous one's, as people write
+        left = box["x"] + (box["width"] - step * len(digits)) / 2
+        top = box["y"] + (box["height"] - side) / 2
+        mouse = self.page.mouse
+        shown = self.page.locator("#number-boxes img")
+        for position, digit in enumerate(digits):
+            for stroke in DIGITS[int(digit)]:
+                before = shown.get_attribute("src") if shown.count() else None
+                points = [(left + position * step + x * side, top + y * side) for x, y in stroke]
+                mouse.move(*points[0])
+                mouse.down()
+                for point in points[1:]:
+                    mouse.move(*point)
+                mouse.up()
+                self.page.wait_for_function(
+                    "before => { const img = document.querySelector('#number-boxes img');"
+                    " return img !== null && img.src !== before; }",
+                    arg=before,
+                    timeout=30_000,
+                )
+        return str(self.page.locator("#number-message p").inner_text())
+
     def preview_source(self) -> str | None:
         image = self.page.locator("#preview img")
         return image.get_attribute("src") if image.count() else None
@@ -285,6 +318,11 @@ def test_every_digit_drawn_by_mouse_is_recognised_and_a_letter_is_not(
                 break
         else:
             assert not messages, f"no drawn letter was called unsure: {messages}"
+
+        # The wide canvas reads a whole number, each digit boxed.
+        message = page.draw_number("4179")
+        page.screenshot("demo_page_number", tmp_path)
+        assert message.startswith("Read as 4179 ("), message
         assert page.offsite == []
     finally:
         demo.stop()
