@@ -23,9 +23,17 @@ def printed_config(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
 def test_every_config_of_the_repository_is_packaged() -> None:
     assert (ROOT / "configs").resolve() == CONFIG_DIR.resolve()  # the old paths still work
     names = packaged_configs()
-    assert {"default", "fast", "best", "gpu", "gpu_fast", "ddp", "debug", "data_scale"} <= set(
-        names
-    )
+    assert {
+        "default",
+        "fast",
+        "best",
+        "gpu",
+        "gpu_fast",
+        "ddp",
+        "debug",
+        "numbers",
+        "data_scale",
+    } <= set(names)
     assert sorted(map(str, names.values())) == sorted(
         str(path) for path in CONFIG_DIR.rglob("*.yaml")
     )
@@ -51,7 +59,7 @@ def test_an_unknown_name_lists_the_packaged_ones(
     monkeypatch.chdir(tmp_path)
     err = expect_error(capsys, ["fit", "--config", "fastest"])
     assert err.startswith("mnist_lit: error: --config fastest: no such file and no packaged")
-    assert "packaged: default, best, ddp, debug, fast, gpu, gpu_fast, data_scale" in err
+    assert "packaged: default, best, ddp, debug, fast, gpu, gpu_fast, numbers, data_scale" in err
     assert len(err.strip().splitlines()) == 1
 
 

@@ -44,6 +44,7 @@ from mnist_lit.data.preprocess import normalize as normalize  # its home before 
 from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, DataError
 from mnist_lit.numbers.folders import NumberBatch, NumberImages, collate_numbers
+from mnist_lit.numbers.training import make_candidates
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,11 @@ class MNISTDataModule(LightningDataModule):
             ``-1``: the model learns to give them equal probabilities for every digit (outlier
             exposure, ``data/non_digits.py``), so that ``predict`` marks far more of what is not
             a digit as unsure. Validation and test stay digits only. 0 = off.
+        number_pieces: Add this many candidate digits cut from made-up numbers per training
+            image (e.g. 0.5; ``numbers/training.py``): those cut right (a digit, perhaps with
+            a sliver of its neighbour) labelled with their digit, the others (part of a digit,
+            two touching digits) ``-1`` as non-digits, so that the number reader
+            (``--data.read number``) can tell right cuts from wrong ones. 0 = off.
         read: What each image of ``predict_dir`` holds for ``predict``: ``digit`` (one digit,
             read whole) or ``number`` (one or more digits written in a row, segmented and read
             digit by digit: the CSV gets a ``number`` column; ``docs/numbers.md``).
@@ -217,6 +223,7 @@ class MNISTDataModule(LightningDataModule):
         augment_degrade: float = 0.0,
         augment_margins: bool = False,
         non_digits: float = 0.0,
+        number_pieces: float = 0.0,
         read: Literal["digit", "number"] = "digit",
     ) -> None:
         super().__init__()
@@ -243,6 +250,7 @@ class MNISTDataModule(LightningDataModule):
             "augment_margins gives the degraded copies margins: set augment_degrade too (e.g. 0.5)",
         )
         _check(0 <= non_digits <= 1, f"non_digits must be in [0, 1], got {non_digits}")
+        _check(0 <= number_pieces <= 1, f"number_pieces must be in [0, 1], got {number_pieces}")
         _check(read in ("digit", "number"), f"read must be digit or number, got {read!r}")
         _check(
             read == "digit" or save_preprocessed is None,
@@ -273,6 +281,7 @@ class MNISTDataModule(LightningDataModule):
         self.augment_degrade = augment_degrade
         self.augment_margins = augment_margins
         self.non_digits = non_digits
+        self.number_pieces = number_pieces
         self.read = read
         self.train_set: TensorImages | None = None
         self.val_set: TensorImages | None = None
@@ -313,6 +322,19 @@ class MNISTDataModule(LightningDataModule):
                 train_labels = torch.cat([train_labels, torch.full((count,), NOT_A_DIGIT)])
                 if self._replicas()[1] == 0:
                     log.info(f"Added {count:,} generated non-digits to the training images")
+            if self.number_pieces > 0:
+                count = round(self.number_pieces * len(train_idx))
+                pieces, piece_labels = make_candidates(
+                    images[train_idx], labels[train_idx], count, self.seed
+                )
+                train_images = torch.cat([train_images, pieces])
+                train_labels = torch.cat([train_labels, piece_labels])
+                if self._replicas()[1] == 0:
+                    digits = int((piece_labels != NOT_A_DIGIT).sum())
+                    log.info(
+                        f"Added {len(pieces):,} candidate digits cut from made-up numbers to the "
+                        f"training images ({digits:,} cut right, {len(pieces) - digits:,} not)"
+                    )
             self.train_set = TensorImages(train_images, train_labels)
             self.val_set = TensorImages(images[val_idx], labels[val_idx])
         if stage == "test":

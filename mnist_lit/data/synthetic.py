@@ -17,6 +17,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -82,6 +83,21 @@ def canvas(digit: np.ndarray, rng: np.random.Generator, side: int = 280) -> Imag
     return image
 
 
+INK = 64
+"""A digit's pixels at least this bright (of 255) are its strokes, in ``WrittenNumber.columns``."""
+
+
+class WrittenNumber(NamedTuple):
+    """A number written by ``written_number``."""
+
+    strip: np.ndarray
+    """``(H, W)`` uint8: the number, light on black, with a margin of 4 pixels; the inks of
+    overlapping digits combined by their maximum."""
+    columns: np.ndarray
+    """``(D, W)`` float32: how many pixels of each digit's strokes (at least ``INK``) each
+    column holds."""
+
+
 def number_strip(
     digits: Sequence[np.ndarray],
     gap: float,
@@ -90,6 +106,20 @@ def number_strip(
     baseline: float = 3.0,
 ) -> np.ndarray:
     """Write MNIST-style digits side by side as one number: light ink on black, uint8.
+
+    As ``written_number``, without the digits' columns.
+    """
+    return written_number(digits, gap, rng, size, baseline).strip
+
+
+def written_number(
+    digits: Sequence[np.ndarray],
+    gap: float,
+    rng: np.random.Generator,
+    size: float = 0.15,
+    baseline: float = 3.0,
+) -> WrittenNumber:
+    """Write MNIST-style digits side by side as one number; say where each digit's ink is.
 
     Args:
         digits: ``(28, 28)`` uint8 digits, light on black, in reading order.
@@ -100,8 +130,7 @@ def number_strip(
         baseline: Each digit is moved up or down by up to this many pixels.
 
     Returns:
-        ``(H, W)`` uint8: the number, with a margin of 4 pixels, inks of overlapping digits
-        combined by their maximum.
+        The number, and each digit's ink per column.
 
     """
     pieces = []
@@ -117,12 +146,15 @@ def number_strip(
     width = sum(p.shape[1] for p, _ in pieces) + round(gap * (len(pieces) - 1)) + 2 * margin
     strip = np.zeros((height, max(width, 2 * margin + 1)), dtype=np.uint8)
     left = float(margin)
-    for piece, offset in pieces:
+    columns = np.zeros((len(pieces), strip.shape[1]), dtype=np.float32)
+    for index, (piece, offset) in enumerate(pieces):
         top, column = margin + offset, round(left)
         region = strip[top : top + piece.shape[0], column : column + piece.shape[1]]
         np.maximum(region, piece[: region.shape[0], : region.shape[1]], out=region)
+        strokes = piece[: region.shape[0], : region.shape[1]] >= INK
+        columns[index, column : column + region.shape[1]] = strokes.sum(axis=0)
         left += piece.shape[1] + gap
-    return strip
+    return WrittenNumber(strip, columns)
 
 
 def photo(ink: np.ndarray, rng: np.random.Generator, light_on_dark: bool = False) -> Image.Image:

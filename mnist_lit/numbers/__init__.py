@@ -7,6 +7,8 @@
   plain network (the demo, the benchmark).
 - ``folders.py``: ``predict --data.read number``: each file segmented in a DataLoader worker,
   a batch's candidates read by the model at once.
+- ``training.py``: ``make_candidates``: pieces cut from made-up numbers as the reader cuts them,
+  labelled by the strokes they hold, to train on (``--data.number_pieces``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from mnist_lit.numbers.folders import NumberBatch, NumberImages
     from mnist_lit.numbers.reader import Costs, NumberReader, NumberReading, choose
     from mnist_lit.numbers.segment import Lattice, segment_image, segment_ink
+    from mnist_lit.numbers.training import make_candidates
 
 __all__ = [
     "Costs",
@@ -28,6 +31,7 @@ __all__ = [
     "NumberReader",
     "NumberReading",
     "choose",
+    "make_candidates",
     "segment_image",
     "segment_ink",
 ]
@@ -42,6 +46,7 @@ __getattr__ = lazy_attributes(
         "NumberReader": "reader",
         "NumberReading": "reader",
         "choose": "reader",
+        "make_candidates": "training",
         "segment_image": "segment",
         "segment_ink": "segment",
     },
