@@ -36,11 +36,10 @@ class ProgressBar(TQDMProgressBar):
     ) -> dict[str, int | str | float | dict[str, float]]:
         """Lightning's values for the bar plus ``SHOWN``, read from the device now (a redraw)."""
         items = super().get_metrics(trainer, pl_module)
-        version = str(trainer.logger.version) if trainer.logger is not None else ""
-        if "v_num" in items and version.startswith(VERSION_PREFIX):  # not its last 4 characters
-            items["v_num"] = version.removeprefix(
-                VERSION_PREFIX
-            )  # version_12: 12, as TensorBoard's
+        if "v_num" in items and trainer.logger is not None:  # the run's number, not Lightning's
+            version = str(trainer.logger.version)  # last 4 characters of "version_12": "n_12"
+            if version.startswith(VERSION_PREFIX):
+                items["v_num"] = version.removeprefix(VERSION_PREFIX)
         if trainer.training:
             logged = trainer.callback_metrics
             items.update({key: float(logged[key]) for key in SHOWN if key in logged})

@@ -79,6 +79,19 @@ def test_the_progress_bar_shows_the_training_loss_it_reads_on_redraw() -> None:
     assert shown == {"val/acc": 0.9, "train/loss": 0.25, "train/acc": 0.5}
 
 
+def test_the_progress_bar_shows_the_runs_number() -> None:
+    logger = SimpleNamespace(version="version_12")  # the run folder lightning_logs/version_12
+    trainer = SimpleNamespace(
+        training=False,
+        callback_metrics={},
+        progress_bar_metrics={},
+        loggers=[logger],
+        logger=logger,
+    )
+    shown = ProgressBar().get_metrics(trainer, None)  # type: ignore[arg-type]
+    assert shown == {"v_num": "12"}  # Lightning shows the last 4 characters: "n_12"
+
+
 @pytest.mark.parametrize(
     ("extra", "refresh"),
     [
