@@ -306,7 +306,11 @@ class MNISTLightningCLI(LightningCLI):
             None,
         )
         last = next(  # --last_checkpoint keeps one file, its newest
-            (c.last_model_path or c.best_model_path for c in callbacks if c.monitor is None),
+            (
+                path
+                for c in callbacks
+                if c.monitor is None and (path := c.last_model_path or c.best_model_path)
+            ),
             None,
         )
         saved = [f"best {best}"] if best else []

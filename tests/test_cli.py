@@ -120,7 +120,8 @@ def test_val_size_zero_keeps_last_and_best_means_last(
     checkpoints = Path(fit.trainer.log_dir) / "checkpoints"
     assert [p.name for p in checkpoints.iterdir()] == ["last.ckpt"]
     assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 1
-    assert "no validation" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no validation" in out and f"Checkpoints: last {checkpoints / 'last.ckpt'}\n" in out
     run("test", tiny_mnist, tmp_path, "--ckpt_path", "best")
     assert f"Checkpoint (best): {checkpoints / 'last.ckpt'}" in capsys.readouterr().out
 

@@ -3,14 +3,15 @@
     images, labels = make_candidates(train_images, train_labels, count=15_000, seed=42)
 
 The number reader (``reader.py``) lets the network choose among cuts: a candidate read with high
-confidence is taken for a digit. A network trained on whole MNIST digits alone reads a half digit,
-or two touching digits squeezed into one box, with high confidence too, and cannot read a digit
-that carries a sliver of its neighbour. So numbers are written here from training digits, close
-together or touching (``synthetic.written_number``), split into candidates as the reader splits
-them (``segment.segment_ink``), and each candidate is labelled: with its digit where it spans one
-digit's ink (``MATCH``; a sliver of a neighbour's, ``SLIVER``, included), as no digit (``NOT_A_DIGIT``,
-trained towards equal probabilities, as ``data.non_digits``) where it spans a piece of a digit,
-two digits or parts of both.
+confidence is taken for a digit. A network trained on whole MNIST digits alone reads half a digit,
+or two touching digits squeezed into one box, with high confidence too, and reads a digit that
+carries a sliver of its neighbour less well. So numbers are written here from training digits,
+apart, close together or touching (``synthetic.written_number``), split into candidates as the
+reader splits them (``segment.segment_ink``), and each candidate is labelled by the strokes it
+holds: its digit where it holds nearly all of one digit's and little of another's (``MATCH``,
+``SLIVER``); no digit (``NOT_A_DIGIT``, trained towards equal probabilities, as
+``data.non_digits``) where it holds a part of a digit, two digits or parts of both (``PART``);
+in between it is left out.
 """
 
 from __future__ import annotations
