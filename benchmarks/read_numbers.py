@@ -7,7 +7,7 @@ tuning), each scaled by up to ±15% and moved up or down by up to 3 px (at 28 px
 at one of the gaps (columns between neighbouring digits' ink, at 28 px a digit: 8 wide, 4, 1
 tight, 0 boxes abutting, -2 and -4 overlapping so that strokes touch), then photographed:
 half dark ink on tinted, unevenly lit paper (JPEG), half light strokes on a dark background (PNG)
-(``data/synthetic.py``: ``number_strip``, ``photo``). It prints the share of numbers whose every
+(``data/synthetic.py``: ``written_number``, ``photo``). It prints the share of numbers whose every
 digit is read right, by gap and by length, and the time per number, for mnist_lit's reader
 (``numbers/``) and, as the reference measured in the same run, a plain reader: connected
 components, pieces merged where they overlap horizontally, each read by the same network; and
@@ -39,7 +39,7 @@ from mnist_lit.data.preprocess import (
     grey_levels,
     normalize,
 )
-from mnist_lit.data.synthetic import number_strip, photo
+from mnist_lit.data.synthetic import photo, written_number
 from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.numbers.reader import NumberReader
 
@@ -64,7 +64,7 @@ def make_numbers(
         for length in LENGTHS:
             for i in range(per_cell):
                 picks = rng.integers(0, len(labels), size=length)
-                strip = number_strip([images[p] for p in picks], gap, rng)
+                strip = written_number([images[p] for p in picks], gap, rng).strip
                 dark = i % 2 == 1
                 image = photo(strip, rng, light_on_dark=dark)
                 if not dark:  # a phone's JPEG

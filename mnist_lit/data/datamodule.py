@@ -314,19 +314,18 @@ class MNISTDataModule(LightningDataModule):
             rest_idx = torch.nonzero(rest).flatten()
             size = self.train_size or len(rest_idx)
             train_idx = rest_idx[balanced_subset(labels[rest_idx], size, generator)]
-            train_images, train_labels = images[train_idx], labels[train_idx]
+            digit_images, digit_labels = images[train_idx], labels[train_idx]
+            train_images, train_labels = digit_images, digit_labels
             if self.non_digits > 0:
                 count = round(self.non_digits * len(train_idx))
-                extra = make_non_digits(train_images, count, self.seed)
+                extra = make_non_digits(digit_images, count, self.seed)
                 train_images = torch.cat([train_images, extra])
                 train_labels = torch.cat([train_labels, torch.full((count,), NOT_A_DIGIT)])
                 if self._replicas()[1] == 0:
                     log.info(f"Added {count:,} generated non-digits to the training images")
             if self.number_pieces > 0:
                 count = round(self.number_pieces * len(train_idx))
-                pieces, piece_labels = make_candidates(
-                    images[train_idx], labels[train_idx], count, self.seed
-                )
+                pieces, piece_labels = make_candidates(digit_images, digit_labels, count, self.seed)
                 train_images = torch.cat([train_images, pieces])
                 train_labels = torch.cat([train_labels, piece_labels])
                 if self._replicas()[1] == 0:

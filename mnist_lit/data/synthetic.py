@@ -98,20 +98,6 @@ class WrittenNumber(NamedTuple):
     column holds."""
 
 
-def number_strip(
-    digits: Sequence[np.ndarray],
-    gap: float,
-    rng: np.random.Generator,
-    size: float = 0.15,
-    baseline: float = 3.0,
-) -> np.ndarray:
-    """Write MNIST-style digits side by side as one number: light ink on black, uint8.
-
-    As ``written_number``, without the digits' columns.
-    """
-    return written_number(digits, gap, rng, size, baseline).strip
-
-
 def written_number(
     digits: Sequence[np.ndarray],
     gap: float,

@@ -104,30 +104,9 @@ class Page:
         side = BOX * min(canvas["width"], canvas["height"])
         left = canvas["x"] + (canvas["width"] - side) / 2
         top = canvas["y"] + (canvas["height"] - side) / 2
-        mouse = self.page.mouse
         for stroke in strokes:
-            before = self.preview_source()
-            points = [(left + x * side, top + y * side) for x, y in stroke]
-            mouse.move(*points[0])
-            mouse.down()
-            for point in points[1:]:
-                mouse.move(*point)
-            mouse.up()
             # every stroke changes the 28x28 image: its new URL means this stroke was read
-            try:
-                self.page.wait_for_function(
-                    "before => { const img = document.querySelector('#preview img');"
-                    " return img !== null && img.src !== before; }",
-                    arg=before,
-                    timeout=30_000,
-                )
-            except sync_api.TimeoutError:
-                shot = Path(tempfile.mkdtemp()) / "stroke_not_read.png"
-                self.page.screenshot(path=str(shot), full_page=True)
-                raise AssertionError(
-                    f"a stroke was not read in 30 s; the page says {self.message.inner_text()!r}; "
-                    f"screenshot: {shot}"
-                ) from None
+            self.stroke([(left + x * side, top + y * side) for x, y in stroke], "#preview img")
         return str(self.message.inner_text())
 
     def draw_number(self, digits: str) -> str:
@@ -144,28 +123,37 @@ class Page:
         step = side * 0.9  # each digit's box next to the previous one's, as people write
         left = box["x"] + (box["width"] - step * len(digits)) / 2
         top = box["y"] + (box["height"] - side) / 2
-        mouse = self.page.mouse
-        shown = self.page.locator("#number-boxes img")
         for position, digit in enumerate(digits):
             for stroke in DIGITS[int(digit)]:
-                before = shown.get_attribute("src") if shown.count() else None
                 points = [(left + position * step + x * side, top + y * side) for x, y in stroke]
-                mouse.move(*points[0])
-                mouse.down()
-                for point in points[1:]:
-                    mouse.move(*point)
-                mouse.up()
-                self.page.wait_for_function(
-                    "before => { const img = document.querySelector('#number-boxes img');"
-                    " return img !== null && img.src !== before; }",
-                    arg=before,
-                    timeout=30_000,
-                )
+                self.stroke(points, "#number-boxes img")
         return str(self.page.locator("#number-message p").inner_text())
 
-    def preview_source(self) -> str | None:
-        image = self.page.locator("#preview img")
-        return image.get_attribute("src") if image.count() else None
+    def stroke(self, points: list[tuple[float, float]], shown: str) -> None:
+        """Draw one stroke through ``points`` (page pixels); wait until the image ``shown``
+        (a CSS selector) changes, which means the stroke was read."""
+        image = self.page.locator(shown)
+        before = image.get_attribute("src") if image.count() else None
+        mouse = self.page.mouse
+        mouse.move(*points[0])
+        mouse.down()
+        for point in points[1:]:
+            mouse.move(*point)
+        mouse.up()
+        try:
+            self.page.wait_for_function(
+                "([selector, before]) => { const img = document.querySelector(selector);"
+                " return img !== null && img.src !== before; }",
+                arg=[shown, before],
+                timeout=30_000,
+            )
+        except sync_api.TimeoutError:
+            shot = Path(tempfile.mkdtemp()) / "stroke_not_read.png"
+            self.page.screenshot(path=str(shot), full_page=True)
+            raise AssertionError(
+                f"a stroke was not read in 30 s; the page says {self.message.inner_text()!r}; "
+                f"screenshot: {shot}"
+            ) from None
 
     def clear(self, button: str = "#clear") -> None:
         """Clear with the page's button (or the canvas's bin icon) and wait for fresh paper."""
