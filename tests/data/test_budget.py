@@ -47,10 +47,11 @@ def test_decoding_stops_at_the_time_limit(tmp_path: Path) -> None:
     start = time.perf_counter()
     load_digit(path)
     whole = time.perf_counter() - start
+    limit = round(whole / 3, 3)  # within the decoder's work, whatever the CPU's speed
     start = time.perf_counter()
-    with pytest.raises(ImageError, match=r"decoding took over 0.05 s"):
-        load_digit(path, max_seconds=0.05)
-    assert time.perf_counter() - start < whole / 3
+    with pytest.raises(ImageError, match=rf"decoding took over {limit:g} s"):
+        load_digit(path, max_seconds=limit)
+    assert time.perf_counter() - start < whole / 2  # not after the decoder has done its work
 
 
 def test_an_oversized_file_is_refused_unread(tmp_path: Path) -> None:
