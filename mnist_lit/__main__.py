@@ -2,7 +2,7 @@
 
 import sys
 
-from mnist_lit.cli import entry_point
+from mnist_lit.entry import entry_point
 
 if __name__ == "__main__":
     sys.argv[0] = "python -m mnist_lit"  # shown in --help instead of "__main__.py"

@@ -18,7 +18,6 @@ that cannot be written.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import sys
@@ -48,9 +47,10 @@ from mnist_lit.callbacks.progress import ProgressBar as LoggedValuesBar
 from mnist_lit.callbacks.summary import TestSummary
 from mnist_lit.commands import fail, show_log_messages, user_errors
 from mnist_lit.data.datamodule import MNISTDataModule
+from mnist_lit.entry import EXTRA_COMMANDS
 from mnist_lit.errors import ConfigError
 from mnist_lit.models.classifier import MNISTClassifier
-from mnist_lit.presets import describe_presets, resolve_config_arguments
+from mnist_lit.presets import resolve_config_arguments
 from mnist_lit.training.checkpoints import (
     BEST_PREFIX,
     LAST_NAME,
@@ -88,15 +88,6 @@ TEST_HELP = (
 )
 REFERENCE_EPOCHS = 3
 """Epochs of a ``fit`` that sets none: the reference run's (Lightning's own default is 1,000)."""
-EXTRA_COMMANDS = {
-    "export": "mnist_lit.export.command",
-    "report": "mnist_lit.report.command",
-    "robustness": "mnist_lit.robustness.command",
-    "demo": "mnist_lit.demo.app",
-    "data-scale": "mnist_lit.experiments.data_scale",
-    "presets": "",
-}
-"""``mnist-lit COMMAND`` besides LightningCLI's, and the module whose ``main(args)`` runs it."""
 PROGRESS_REFRESH = 10
 """Batches between progress-bar updates: each update reads the logged values back from the device."""
 DESCRIPTION = (
@@ -407,20 +398,3 @@ def main(args: ArgsType = None, **kwargs: Any) -> MNISTLightningCLI:
         claimed = None if inherited is not None else os.environ.pop(RUN_DIR_VARIABLE, None)
         if claimed is not None:
             release_if_empty(Path(claimed))
-
-
-def entry_point() -> None:
-    """Console script ``mnist-lit`` (same as ``python -m mnist_lit``).
-
-    ``mnist-lit fit|validate|test|predict`` is LightningCLI; ``mnist-lit export|report|...``
-    (``EXTRA_COMMANDS``) runs that command's module with the arguments after its name.
-    """
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command not in EXTRA_COMMANDS:
-        main()
-        return
-    if command == "presets":
-        print(describe_presets())
-        return
-    module = importlib.import_module(EXTRA_COMMANDS[command])
-    module.main(sys.argv[2:])

@@ -29,8 +29,9 @@ from tests.helpers import DIGITS, LETTERS, ROOT, Stroke, TrainedModel, render
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-# one worker runs them all, with one Chromium (make test: pytest-xdist --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("browser")
+# one worker runs them all, with one Chromium (make test: pytest-xdist --dist loadgroup); the
+# worker that trains real_model for tests/explain and test_real_data.py, so it is trained once
+pytestmark = pytest.mark.xdist_group("real_model")
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.is_file():
