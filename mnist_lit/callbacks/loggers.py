@@ -13,9 +13,12 @@ store that cannot be reached, a package that is not installed) is a ``ConfigErro
 
 from __future__ import annotations
 
+import socket
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import numpy as np
 from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
@@ -34,6 +37,10 @@ MLFLOW_HINT = (
 )
 FILE_STORE_WORDS = ("filesystem", "file store", "filestore")
 """Words of MLflow's refusal of its old file store: only that refusal gets ``MLFLOW_HINT``."""
+
+CONNECT_SECONDS = 10.0
+"""How long a tracking server gets to accept a connection before the run stops (MLflow itself
+retries for about 4 minutes before it gives up on a server that is down)."""
 
 
 class Sink:
@@ -87,6 +94,7 @@ def start_loggers(loggers: Iterable[Logger], run_dir: Path | None = None) -> Non
                 if run_dir is not None and getattr(logger, "_run_name", None) is None:
                     # MLflow's random run names repeat after a seeded start: name it by its folder
                     logger.tags = {MLFLOW_RUN_NAME: run_dir.name, **(logger.tags or {})}
+                check_reachable(getattr(logger, "_tracking_uri", ""))
                 client = logger.experiment  # MLflow makes its experiment and run here
                 if run_dir is not None and logger.run_id:
                     client.set_tag(logger.run_id, RUN_DIR_TAG, str(run_dir))
@@ -94,6 +102,26 @@ def start_loggers(loggers: Iterable[Logger], run_dir: Path | None = None) -> Non
                 logger.experiment  # type: ignore[attr-defined]  # noqa: B018
         except Exception as err:  # whatever the logger's library raises: its message says why
             raise ConfigError(_cannot_start(type(logger).__name__, err)) from err
+
+
+def check_reachable(uri: str, seconds: float = CONNECT_SECONDS) -> None:
+    """Raise ``ConnectionError`` at once if the server of an ``http(s)`` ``uri`` takes no connection.
+
+    Only a connection is tried (no request): a server that accepts one is MLflow's to judge. Not
+    tried through a proxy (``HTTP(S)_PROXY``): the proxy is the one to reach then.
+    """
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    if getproxies().get(parts.scheme) and not proxy_bypass(parts.hostname):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=seconds):
+            pass
+    except OSError as err:
+        reason = err.strerror or str(err) or type(err).__name__
+        raise ConnectionError(f"no server answers at {parts.hostname}:{port} ({reason})") from None
 
 
 def logger_failure(err: BaseException) -> str | None:

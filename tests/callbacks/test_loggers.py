@@ -1,6 +1,8 @@
 """Loggers other than TensorBoard: CSV and MLflow (a local sqlite store) through the CLI."""
 
 import csv
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -125,4 +127,25 @@ def test_a_bad_tracking_uri_is_one_line_without_the_file_store_hint(
     err = expect_error(capsys, ["fit", *args])
     assert "the logger MLFlowLogger cannot start" in err and "bogus" in err
     assert "sqlite:///" not in err  # the hint is for MLflow's refusal of its file store only
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_tracking_server_that_is_down_is_one_line_at_once(
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("mlflow")
+    with socket.socket() as probe:  # a port where nothing listens once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = cli_args(
+        tiny_mnist, tmp_path,
+        "--trainer.logger", "MLFlowLogger",
+        "--trainer.logger.tracking_uri", f"http://127.0.0.1:{port}",
+    )  # fmt: skip
+    start = time.monotonic()
+    err = expect_error(capsys, ["fit", *args])
+    assert time.monotonic() - start < 30  # MLflow's own retries took 4 minutes
+    assert f"the logger MLFlowLogger cannot start: no server answers at 127.0.0.1:{port}" in err
     assert len(err.strip().splitlines()) == 1
