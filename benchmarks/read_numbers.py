@@ -136,7 +136,11 @@ def main() -> None:
         start += length
     readers = {
         "mnist_lit": NumberReader(
-            recogniser.net, recogniser.mean, recogniser.std, recogniser.calibration
+            recogniser.net,
+            recogniser.mean,
+            recogniser.std,
+            recogniser.calibration,
+            recogniser.number_costs,
         )
     }
     if not args.no_plain:

@@ -40,7 +40,8 @@ from mnist_lit.distributed import gather
 from mnist_lit.errors import ConfigError, OutputError
 from mnist_lit.files import PartFile
 from mnist_lit.numbers.folders import NumberBatch
-from mnist_lit.numbers.reader import choose
+from mnist_lit.numbers.reader import DEFAULT_COSTS, choose, costs_for
+from mnist_lit.training.checkpoints import load_checkpoint
 
 if TYPE_CHECKING:
     from mnist_lit.models.classifier import Readings
@@ -97,6 +98,7 @@ class PredictionWriter(BasePredictionWriter):
         self._started = 0.0
         self._seconds = 0.0  # from the start of prediction to the file in place
         self._columns = COLUMNS
+        self._costs = DEFAULT_COSTS  # how numbers are cut: those that suit the network
         self._numbers = 0  # files read as numbers
 
     def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -109,6 +111,8 @@ class PredictionWriter(BasePredictionWriter):
         _check_not_an_input(self.written, getattr(datamodule, "predict_set", None))
         numbers = getattr(datamodule, "read", "digit") == "number"
         self._columns = NUMBER_COLUMNS if numbers else COLUMNS
+        ckpt_path = trainer.ckpt_path if numbers else None
+        self._costs = costs_for(load_checkpoint(ckpt_path)) if ckpt_path else DEFAULT_COSTS
         self._numbers = 0
         self._kept = []
         self._digits.clear()
@@ -211,7 +215,7 @@ class PredictionWriter(BasePredictionWriter):
         start = 0
         for name, lattice in zip(batch.names, batch.lattices, strict=True):
             stop = start + len(lattice.spans)
-            reading = choose(lattice, probs[start:stop], unsure[start:stop])
+            reading = choose(lattice, probs[start:stop], unsure[start:stop], self._costs)
             start = stop
             rows.append(
                 [

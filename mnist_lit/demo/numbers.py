@@ -37,7 +37,11 @@ class NumberActions:
 
     def __init__(self, recognise: Recogniser) -> None:
         self.reader = NumberReader(
-            recognise.net, recognise.mean, recognise.std, recognise.calibration
+            recognise.net,
+            recognise.mean,
+            recognise.std,
+            recognise.calibration,
+            recognise.number_costs,
         )
 
     def read(self, value: dict[str, Any] | None) -> tuple[Image.Image | None, str]:

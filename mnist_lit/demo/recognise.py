@@ -26,6 +26,7 @@ from mnist_lit.constants import IMAGE_SIZE, MEAN, STD
 from mnist_lit.data.preprocess import normalize, preprocess
 from mnist_lit.explain.attributions import Explainer
 from mnist_lit.models.calibration import UNCALIBRATED, Calibration, read_calibration
+from mnist_lit.numbers.reader import DEFAULT_COSTS, Costs, costs_for
 from mnist_lit.training.checkpoints import (
     load_checkpoint,
     network_from_checkpoint,
@@ -70,6 +71,8 @@ class Recogniser:
         calibration: Temperature and unsure threshold; ``None`` (a checkpoint written before
             calibration existed): probabilities unscaled, never unsure.
         explain: Add the Grad-CAM map of the digit read to each reading.
+        number_costs: How the number reader (the demo's wide canvas) weighs candidate digits'
+            shapes; ``numbers.reader.costs_for(checkpoint)`` by ``from_checkpoint``.
 
     """
 
@@ -81,6 +84,7 @@ class Recogniser:
         path: Path | None = None,
         calibration: Calibration | None = None,
         explain: bool = True,
+        number_costs: Costs = DEFAULT_COSTS,
     ) -> None:
         self.net = net.eval().cpu()
         self.mean = mean
@@ -88,6 +92,7 @@ class Recogniser:
         self.path = path
         self.calibration = calibration
         self.explainer = Explainer(self.net, mean, std) if explain else None
+        self.number_costs = number_costs
 
     @classmethod
     def from_checkpoint(
@@ -106,7 +111,8 @@ class Recogniser:
         hparams = checkpoint.get("hyper_parameters", {})
         net = network_from_checkpoint(checkpoint, path)
         mean, std = float(hparams.get("mean", MEAN)), float(hparams.get("std", STD))
-        return cls(net, mean, std, path, read_calibration(checkpoint), explain)
+        calibration = read_calibration(checkpoint)
+        return cls(net, mean, std, path, calibration, explain, costs_for(checkpoint))
 
     def __call__(self, image: Image.Image) -> Recognition:
         """Preprocess ``image`` like MNIST and classify it.

@@ -1,6 +1,7 @@
 """Candidate digits cut from made-up numbers: labelled by the ink they hold, added to training."""
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -9,10 +10,13 @@ import torch
 from mnist_lit.constants import NOT_A_DIGIT
 from mnist_lit.data.datamodule import MNISTDataModule
 from mnist_lit.data.synthetic import written_number
+from mnist_lit.demo.recognise import Recogniser
 from mnist_lit.errors import ConfigError
+from mnist_lit.numbers.reader import DEFAULT_COSTS, PIECE_COSTS, Costs, NumberReading, choose
 from mnist_lit.numbers.segment import segment_ink
 from mnist_lit.numbers.training import UNCLEAR, label_candidates, make_candidates
 from tests.helpers import TinyMNIST, run
+from tests.numbers.helpers import FIXTURE, written
 
 
 def test_a_candidate_is_its_digit_only_when_it_holds_that_digit_alone() -> None:
@@ -75,7 +79,10 @@ def test_the_datamodule_adds_them_to_training_only(tiny_mnist: TinyMNIST, tmp_pa
 
 
 def test_fit_with_number_pieces_trains_on_them(
-    tiny_mnist: TinyMNIST, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_mnist: TinyMNIST,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fit = run(
         "fit", tiny_mnist, tmp_path, "--trainer.max_epochs", "2", "--data.number_pieces", "0.5"
@@ -83,3 +90,23 @@ def test_fit_with_number_pieces_trains_on_them(
     assert torch.isfinite(fit.trainer.callback_metrics["train/loss_epoch"])
     assert float(fit.trainer.callback_metrics["val/acc"]) > 0.5
     assert "Added 250 candidate digits cut from made-up numbers" in capsys.readouterr().err
+
+    # Its numbers are read with the costs for such a network: by predict, the demo, benchmarks.
+    best = next((Path(fit.trainer.log_dir) / "checkpoints").glob("best-*.ckpt"))
+    assert Recogniser.from_checkpoint(best).number_costs == PIECE_COSTS
+    assert Recogniser.from_checkpoint(FIXTURE).number_costs == DEFAULT_COSTS != PIECE_COSTS
+    used: list[Costs] = []
+
+    def choose_recorded(*args: Any) -> NumberReading:
+        used.append(args[3])
+        return choose(*args)
+
+    monkeypatch.setattr("mnist_lit.callbacks.predictions.choose", choose_recorded)
+    folder = tmp_path / "numbers"
+    folder.mkdir()
+    written("0417", 12).save(folder / "0417.png")
+    run(
+        "predict", tiny_mnist, tmp_path, "--ckpt_path", str(best), "--data.read", "number",
+        "--data.predict_dir", str(folder), "--predictions", str(tmp_path / "numbers.csv"),
+    )  # fmt: skip
+    assert used == [PIECE_COSTS]
