@@ -41,7 +41,6 @@ from mnist_lit.data.preprocess import (
 )
 from mnist_lit.data.synthetic import photo, written_number
 from mnist_lit.demo.recognise import Recogniser
-from mnist_lit.numbers.reader import NumberReader
 
 GAPS = {
     "wide (8)": 8,
@@ -134,15 +133,7 @@ def main() -> None:
     for name, length, *_ in numbers:
         ceiling.setdefault(name, []).append(bool(right[start : start + length].all()))
         start += length
-    readers = {
-        "mnist_lit": NumberReader(
-            recogniser.net,
-            recogniser.mean,
-            recogniser.std,
-            recogniser.calibration,
-            recogniser.number_costs,
-        )
-    }
+    readers = {"mnist_lit": recogniser.number_reader()}
     if not args.no_plain:
         readers["plain"] = PlainReader(recogniser)  # type: ignore[assignment]
     print(header(f"Numbers read entirely right ({args.split} digits, {len(numbers)} numbers)"))

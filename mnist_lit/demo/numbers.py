@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from mnist_lit.data.preprocess import ImageError
 from mnist_lit.demo.recognise import Recogniser
-from mnist_lit.numbers.reader import NumberReader, NumberReading
+from mnist_lit.numbers.reader import NumberReading
 
 if TYPE_CHECKING:
     from gradio.components.image_editor import EditorValue
@@ -36,13 +36,7 @@ class NumberActions:
     """
 
     def __init__(self, recognise: Recogniser) -> None:
-        self.reader = NumberReader(
-            recognise.net,
-            recognise.mean,
-            recognise.std,
-            recognise.calibration,
-            recognise.number_costs,
-        )
+        self.reader = recognise.number_reader()
 
     def read(self, value: dict[str, Any] | None) -> tuple[Image.Image | None, str]:
         """Read the wide canvas: the drawing with each digit boxed and labelled, and a message."""

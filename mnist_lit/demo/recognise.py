@@ -26,7 +26,7 @@ from mnist_lit.constants import IMAGE_SIZE, MEAN, STD
 from mnist_lit.data.preprocess import normalize, preprocess
 from mnist_lit.explain.attributions import Explainer
 from mnist_lit.models.calibration import UNCALIBRATED, Calibration, read_calibration
-from mnist_lit.numbers.reader import DEFAULT_COSTS, Costs, costs_for
+from mnist_lit.numbers.reader import DEFAULT_COSTS, Costs, NumberReader, costs_for
 from mnist_lit.training.checkpoints import (
     load_checkpoint,
     network_from_checkpoint,
@@ -113,6 +113,10 @@ class Recogniser:
         mean, std = float(hparams.get("mean", MEAN)), float(hparams.get("std", STD))
         calibration = read_calibration(checkpoint)
         return cls(net, mean, std, path, calibration, explain, costs_for(checkpoint))
+
+    def number_reader(self) -> NumberReader:
+        """Return a reader of whole numbers with this network, its calibration and costs."""
+        return NumberReader(self.net, self.mean, self.std, self.calibration, self.number_costs)
 
     def __call__(self, image: Image.Image) -> Recognition:
         """Preprocess ``image`` like MNIST and classify it.
